@@ -1,0 +1,4 @@
+//! Typed server functions and the DTOs they exchange. Bodies run on the server only; each is a
+//! thin adapter: read the request, call one domain service, map to a DTO.
+
+pub mod status;

@@ -1,0 +1,128 @@
+//! Who is acting, why, and from where: carried by every repository call.
+
+use crate::domain::ids::{PatientId, UserId};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    Patient,
+    Clinician,
+    Admin,
+    SecurityOfficer,
+    /// The platform itself: CLI maintenance, seeding, background jobs.
+    System,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [Role::Patient, Role::Clinician, Role::Admin, Role::SecurityOfficer, Role::System];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Patient => "patient",
+            Role::Clinician => "clinician",
+            Role::Admin => "admin",
+            Role::SecurityOfficer => "security_officer",
+            Role::System => "system",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Actor {
+    pub user_id: Option<UserId>,
+    pub role: Role,
+    /// For a patient user: the patient record that is theirs.
+    pub patient_id: Option<PatientId>,
+}
+
+impl Actor {
+    pub fn system() -> Self {
+        Self { user_id: None, role: Role::System, patient_id: None }
+    }
+}
+
+/// Purpose of use, recorded with every access (HIPAA's treatment, payment, operations).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    Treatment,
+    Payment,
+    Operations,
+    Emergency,
+    PatientRequest,
+    SystemMaintenance,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Treatment => "treatment",
+            Purpose::Payment => "payment",
+            Purpose::Operations => "operations",
+            Purpose::Emergency => "emergency",
+            Purpose::PatientRequest => "patient_request",
+            Purpose::SystemMaintenance => "system_maintenance",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    PatientCreate,
+    PatientRead,
+    PatientUpdate,
+    PatientDelete,
+    PatientSearch,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::PatientCreate => "patient.create",
+            Action::PatientRead => "patient.read",
+            Action::PatientUpdate => "patient.update",
+            Action::PatientDelete => "patient.delete",
+            Action::PatientSearch => "patient.search",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Allowed,
+    Denied,
+    Error,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Allowed => "allowed",
+            Outcome::Denied => "denied",
+            Outcome::Error => "error",
+        }
+    }
+}
+
+/// The request's audit context. Built once per request by the server (or once per CLI run).
+#[derive(Clone, Debug)]
+pub struct AuditContext {
+    pub actor: Actor,
+    pub purpose: Purpose,
+    pub justification: Option<String>,
+    pub request_id: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl AuditContext {
+    /// The context of a command run by an operator on the server itself.
+    pub fn system(command: &str) -> Self {
+        Self {
+            actor: Actor::system(),
+            purpose: Purpose::SystemMaintenance,
+            justification: Some(format!("cli: {command}")),
+            request_id: None,
+            ip: None,
+            user_agent: None,
+        }
+    }
+}

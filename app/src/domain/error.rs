@@ -1,0 +1,88 @@
+//! Domain errors. Messages name fields and ids, never values: a message that quotes its input
+//! would carry PHI into a log line.
+
+use crate::error::{AppError, FieldError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("not found")]
+    NotFound,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("unauthenticated")]
+    Unauthenticated,
+    #[error("validation failed for {}", .0.iter().map(|f| f.field.as_str()).collect::<Vec<_>>().join(", "))]
+    Validation(Vec<FieldError>),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl Error {
+    pub fn validation(field: &str, message: &str) -> Self {
+        Error::Validation(vec![FieldError { field: field.to_owned(), message: message.to_owned() }])
+    }
+}
+
+/// Named constraints that mean "this already exists", mapped by name, never by message text.
+const CONFLICT_CONSTRAINTS: &[(&str, &str)] = &[("patient_mrn_bidx_unique", "a patient with this MRN already exists")];
+
+impl From<sea_orm::DbErr> for Error {
+    fn from(err: sea_orm::DbErr) -> Self {
+        let text = err.to_string();
+        for (constraint, message) in CONFLICT_CONSTRAINTS {
+            // SQLite reports the indexed columns rather than the index name.
+            let sqlite_form = constraint.trim_end_matches("_unique").replacen('_', ".", 1);
+            if text.contains(constraint) || text.contains(&sqlite_form) {
+                return Error::Conflict((*message).to_owned());
+            }
+        }
+        Error::Internal(anyhow::Error::new(err))
+    }
+}
+
+impl From<super::crypto::CryptoError> for Error {
+    fn from(err: super::crypto::CryptoError) -> Self {
+        Error::Internal(anyhow::Error::new(err))
+    }
+}
+
+impl From<Error> for AppError {
+    /// Internal failures are logged here with their full chain under a fresh incident id; the
+    /// browser gets only the id.
+    fn from(err: Error) -> Self {
+        match err {
+            Error::NotFound => AppError::NotFound,
+            Error::Forbidden => AppError::Forbidden,
+            Error::Unauthenticated => AppError::Unauthenticated,
+            Error::Validation(fields) => AppError::Validation(fields),
+            Error::Conflict(message) => AppError::Conflict(message),
+            Error::Internal(err) => {
+                let incident = uuid::Uuid::new_v4().to_string();
+                tracing::error!(incident = %incident, error = ?err, "internal error");
+                AppError::Internal { incident }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_reach_the_browser_as_an_incident_id_only() {
+        let err = Error::Internal(anyhow::anyhow!("database at 10.0.0.1 refused"));
+        match AppError::from(err) {
+            AppError::Internal { incident } => assert_eq!(incident.len(), 36),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn validation_messages_name_fields_not_values() {
+        let err = Error::validation("email", "is not a valid address");
+        assert_eq!(err.to_string(), "validation failed for email");
+    }
+}

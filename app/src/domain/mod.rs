@@ -1,0 +1,23 @@
+//! Server-only domain: everything that touches the database, keys or PHI. Compiled only with
+//! the `ssr` feature so that none of it can reach the WASM bundle.
+
+pub mod access;
+pub mod audit;
+pub mod clock;
+pub mod crypto;
+pub mod db;
+pub mod entities;
+pub mod health;
+pub mod ids;
+pub mod patients;
+pub mod seed;
+pub mod state;
+
+pub use error::Error;
+
+mod error;
+
+/// The Content-Security-Policy nonce minted for one response, put in the request's extensions
+/// by the server's security-headers middleware and stamped on the hydration script.
+#[derive(Clone, Debug)]
+pub struct CspNonce(pub String);

@@ -1,0 +1,79 @@
+//! Pages and components, rendered on the server and hydrated in the browser.
+
+mod home;
+mod layout;
+mod sign_in;
+mod status;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+
+use home::HomePage;
+use layout::Shell;
+use sign_in::SignInPage;
+
+/// The HTML document. On the server the CSP nonce minted for this response is provided to
+/// Leptos here, so the hydration script carries it and nothing inline runs without it.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    provide_csp_nonce();
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The nonce the security-headers middleware put in the request's extensions.
+#[cfg(feature = "ssr")]
+fn provide_csp_nonce() {
+    if let Some(parts) = use_context::<http::request::Parts>()
+        && let Some(nonce) = parts.extensions.get::<crate::domain::CspNonce>()
+    {
+        provide_context(leptos::nonce::Nonce::from_value(nonce.0.as_str()));
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/clinic.css"/>
+        <Title text="Clinic"/>
+        <Router>
+            <Shell>
+                <Routes fallback=|| view! { <NotFound/> }>
+                    <Route path=path!("/") view=HomePage/>
+                    <Route path=path!("/sign-in") view=SignInPage/>
+                </Routes>
+            </Shell>
+        </Router>
+    }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <section class="panel" aria-labelledby="not-found-title">
+            <h1 id="not-found-title">"Page not found"</h1>
+            <p>"There is no page at this address. " <a href="/">"Go to the home page"</a> "."</p>
+        </section>
+    }
+}

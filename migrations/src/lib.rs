@@ -1,0 +1,29 @@
+//! Schema migrations. They describe the database as it was at each step and never import the
+//! application's entities, so an old migration keeps meaning what it meant when it shipped.
+//!
+//! DDL is written per backend where the two differ in ways that matter for security: the
+//! append-only triggers on the audit tables are the database's own refusal to rewrite history,
+//! and they only exist as backend-specific SQL.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_keys_and_patients;
+mod m20261124_000002_audit_log;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261124_000001_keys_and_patients::Migration), Box::new(m20261124_000002_audit_log::Migration)]
+    }
+}
+
+/// Runs each statement of a backend-specific script in order.
+pub(crate) async fn run_script(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
+    let conn = manager.get_connection();
+    for statement in statements {
+        conn.execute_unprepared(statement).await?;
+    }
+    Ok(())
+}

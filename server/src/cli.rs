@@ -1,0 +1,219 @@
+//! The operator's command line: serve, migrate, seed, audit verification and key rotation.
+#![allow(clippy::print_stdout, clippy::print_stderr)] // This module is the CLI's output.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use app::domain::audit::{AuditContext, verify};
+use app::domain::clock::{Clock, SystemClock};
+use app::domain::crypto::LocalKeyring;
+use app::domain::seed;
+use app::domain::state::Services;
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::config::{self, Settings};
+use crate::startup::{self, Application};
+use crate::{keys, telemetry};
+
+#[derive(Debug, Parser)]
+#[command(name = "clinic", version, about = "The clinic platform server and its maintenance commands")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the web application (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Create synthetic demo patients (never real PHI).
+    Seed {
+        #[arg(long, default_value_t = 50)]
+        patients: u64,
+        /// Do nothing when the database already holds audit history (a repeated `run`).
+        #[arg(long)]
+        if_empty: bool,
+    },
+    /// Audit log maintenance.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Key management.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk the whole log and chain; name the first row that does not hold. Exits 1 if any.
+    Verify {
+        /// Rows younger than this may still be waiting to be linked.
+        #[arg(long, default_value_t = 300)]
+        grace_seconds: i64,
+    },
+    /// Link every committed row into the chain now.
+    Chain,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Add a new KEK version to the key file, make it active, and re-wrap every data key.
+    Rotate,
+    /// Re-wrap data keys still under an older KEK version.
+    Rewrap,
+    /// How many data keys each KEK version wraps.
+    Status,
+}
+
+pub async fn run(cli: Cli) -> ExitCode {
+    let settings = match Settings::load(&config::config_dir()) {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    telemetry::init(&settings.log.filter);
+    match execute(cli.command.unwrap_or(Command::Serve), &settings).await {
+        Ok(code) => code,
+        Err(err) => {
+            tracing::error!(error = ?err, "command failed");
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn execute(command: Command, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    match command {
+        Command::Serve => {
+            let app = Application::build(settings).await?;
+            tracing::info!(address = %settings.address(), port = app.port(), "serving");
+            eprintln!("Clinic is up at http://{}:{}/", settings.server.host, app.port());
+            app.run_until_stopped().await?;
+        }
+        Command::Migrate => {
+            startup::services(settings, clock).await?;
+            println!("migrations are current");
+        }
+        Command::Seed { patients, if_empty } => {
+            let services = startup::services(settings, clock).await?;
+            if if_empty && has_history(&services).await? {
+                println!("the database already has data; not seeding");
+                return Ok(ExitCode::SUCCESS);
+            }
+            seed_command(&services, patients).await?;
+        }
+        Command::Audit { command: AuditCommand::Chain } => {
+            let services = startup::services(settings, clock).await?;
+            let linked = services.chainer.chain_pending(&services.db).await?;
+            println!("linked {linked} audit rows");
+        }
+        Command::Audit { command: AuditCommand::Verify { grace_seconds } } => {
+            let services = startup::services(settings, clock.clone()).await?;
+            return verify_command(&services, clock.as_ref(), grace_seconds).await;
+        }
+        Command::Keys { command } => return keys_command(command, settings, clock).await,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn has_history(services: &Services) -> anyhow::Result<bool> {
+    use app::domain::entities::patient;
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    Ok(patient::Entity::find().count(&services.db).await? > 0)
+}
+
+fn progress_bar(total: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    let style = ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_message(what.to_owned());
+    bar
+}
+
+async fn seed_command(services: &Services, count: u64) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let bar = progress_bar(count, "seeding patients");
+    let ctx = AuditContext::system("seed");
+    let concurrency = if app::domain::db::backend_name(&services.db) == "postgres" { 8 } else { 1 };
+    let created = seed::seed_patients(&services.patients, &ctx, count, concurrency, |n| bar.inc(n)).await?;
+    bar.finish_and_clear();
+    services.chainer.chain_pending(&services.db).await?;
+    println!("created {} synthetic patients in {:.1?}", created.len(), started.elapsed());
+    Ok(())
+}
+
+async fn verify_command(services: &Services, clock: &dyn Clock, grace_seconds: i64) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let bar = progress_bar(0, "verifying audit log");
+    let report = verify::verify(
+        &services.db,
+        services.audit.event_mac(),
+        &services.chainer,
+        clock.now(),
+        chrono::Duration::seconds(grace_seconds),
+        |done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        },
+    )
+    .await?;
+    bar.finish_and_clear();
+    let elapsed = started.elapsed();
+    let rate = report.events_checked as f64 / elapsed.as_secs_f64().max(1e-9);
+    println!(
+        "checked {} audit rows and {} chain links in {:.2?} ({rate:.0} rows/s); {} waiting to be linked",
+        report.events_checked, report.links_checked, elapsed, report.pending
+    );
+    match report.first_problem() {
+        None => {
+            println!("audit log intact");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(first) => {
+            println!("AUDIT LOG TAMPERED: {first}");
+            for other in report.findings.iter().skip(1) {
+                println!("  also: {other}");
+            }
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+async fn keys_command(command: KeysCommand, settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<ExitCode> {
+    if let KeysCommand::Rotate = command {
+        let path = settings
+            .keys
+            .file
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("keys rotate works on a key file; set APP_KEYS__FILE"))?;
+        let mut ring: LocalKeyring = keys::load(settings)?;
+        let version = ring.add_version();
+        keys::write_key_file(&path, &ring)?;
+        println!("KEK version {version} is now active in {}", path.display());
+    }
+    let services = startup::services(settings, clock.clone()).await?;
+    match command {
+        KeysCommand::Rotate | KeysCommand::Rewrap => {
+            let started = Instant::now();
+            let count = services.keys.rewrap_all(&services.db, clock.now()).await?;
+            println!("re-wrapped {count} data keys in {:.1?}", started.elapsed());
+        }
+        KeysCommand::Status => {}
+    }
+    for (kek_id, version, count) in services.keys.count_by_version(&services.db).await? {
+        println!("{kek_id} version {version}: {count} data keys");
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,135 @@
+//! Layered configuration: `config/base.toml`, then `config/{environment}.toml`, then
+//! `APP_`-prefixed environment variables (`APP_DATABASE__URL`). Secrets stay in `secrecy` types.
+
+use std::path::{Path, PathBuf};
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Development,
+    Test,
+    Production,
+}
+
+impl Environment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Development => "development",
+            Environment::Test => "test",
+            Environment::Production => "production",
+        }
+    }
+
+    fn parse(value: &str) -> Result<Self, ConfigError> {
+        match value.to_lowercase().as_str() {
+            "development" | "dev" => Ok(Environment::Development),
+            "test" => Ok(Environment::Test),
+            "production" | "prod" => Ok(Environment::Production),
+            other => {
+                Err(ConfigError::Invalid(format!("APP_ENVIRONMENT is {other:?}; use development, test or production")))
+            }
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Settings {
+    #[serde(skip_deserializing, default = "default_environment")]
+    pub environment: Environment,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    #[serde(default)]
+    pub keys: KeySettings,
+    pub audit: AuditSettings,
+    pub log: LogSettings,
+}
+
+fn default_environment() -> Environment {
+    Environment::Development
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: bool,
+    pub site_root: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct DatabaseSettings {
+    /// May hold a password, so it is a secret.
+    pub url: SecretString,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct KeySettings {
+    /// Path of a key file (JSON, mode 0600).
+    pub file: Option<PathBuf>,
+    /// The key file's JSON itself, for secrets managers that inject environment variables.
+    pub material: Option<SecretString>,
+    /// Development only: create `file` with fresh keys when it does not exist.
+    #[serde(default)]
+    pub generate_if_missing: bool,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct AuditSettings {
+    pub chain_interval_ms: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct LogSettings {
+    pub filter: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration could not be read: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Loads from `config_dir` and the process environment.
+    pub fn load(config_dir: &Path) -> Result<Self, ConfigError> {
+        let environment = match std::env::var("APP_ENVIRONMENT") {
+            Ok(value) => Environment::parse(&value)?,
+            Err(_) => Environment::Development,
+        };
+        let settings = config::Config::builder()
+            .add_source(config::File::from(config_dir.join("base.toml")))
+            .add_source(config::File::from(config_dir.join(format!("{}.toml", environment.as_str()))).required(false))
+            .add_source(config::Environment::with_prefix("APP").prefix_separator("_").separator("__"))
+            .build()?;
+        let mut settings: Settings = settings.try_deserialize()?;
+        settings.environment = environment;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        if self.environment == Environment::Production && self.keys.generate_if_missing {
+            return Err(ConfigError::Invalid(
+                "keys.generate_if_missing is not allowed in production: give key material explicitly".to_owned(),
+            ));
+        }
+        if self.audit.chain_interval_ms == 0 {
+            return Err(ConfigError::Invalid("audit.chain_interval_ms must be above 0".to_owned()));
+        }
+        Ok(())
+    }
+
+    pub fn address(&self) -> String {
+        format!("{}:{}", self.server.host, self.server.port)
+    }
+}
+
+/// Where the `config/` directory is: `APP_CONFIG_DIR`, or `./config`.
+pub fn config_dir() -> PathBuf {
+    std::env::var_os("APP_CONFIG_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("config"))
+}

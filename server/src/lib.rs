@@ -1,0 +1,10 @@
+//! The clinic server process: configuration, telemetry, HTTP startup and middleware, and the
+//! operator's command line.
+
+pub mod cli;
+pub mod config;
+pub mod health;
+pub mod keys;
+pub mod middleware;
+pub mod startup;
+pub mod telemetry;

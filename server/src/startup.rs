@@ -1,0 +1,169 @@
+//! Building the application from settings and serving it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::domain::clock::{Clock, SystemClock};
+use app::domain::crypto::KekProvider;
+use app::domain::db;
+use app::domain::state::{AppState, Services};
+use app::{App, shell};
+use axum::Router;
+use axum::routing::get;
+use http::Request;
+use leptos::config::LeptosOptions;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use sea_orm::DatabaseConnection;
+use secrecy::ExposeSecret;
+use tokio::net::TcpListener;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::config::Settings;
+use crate::middleware::{HeaderPolicy, security_headers};
+use crate::{health, keys};
+
+/// A connected, migrated database and the domain services on top of it.
+pub async fn services(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Services> {
+    let provider: Arc<dyn KekProvider> = keys::provider(settings)?;
+    let url = settings.database.url.expose_secret();
+    prepare_sqlite_dir(url)?;
+    let db: DatabaseConnection = db::connect(url).await?;
+    db::migrate(&db).await?;
+    Ok(Services::new(db, provider, clock))
+}
+
+/// SQLite creates its file but not the directory it lives in.
+fn prepare_sqlite_dir(url: &str) -> anyhow::Result<()> {
+    if let Some(rest) = url.strip_prefix("sqlite://") {
+        let path = rest.split('?').next().unwrap_or_default();
+        if let Some(parent) = std::path::Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+    }
+    Ok(())
+}
+
+pub fn leptos_options(settings: &Settings) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("clinic")
+        .site_root(settings.server.site_root.as_str())
+        .site_pkg_dir("pkg")
+        .site_addr(settings.address().parse::<std::net::SocketAddr>().unwrap_or_else(|_| ([127, 0, 0, 1], 3000).into()))
+        .build()
+}
+
+pub fn router(state: AppState, policy: HeaderPolicy) -> Router {
+    let routes = generate_route_list(App);
+    let services = state.services.clone();
+    let pages = Router::new()
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            {
+                let services = services.clone();
+                move || leptos::prelude::provide_context(services.clone())
+            },
+            {
+                let options = state.leptos_options.clone();
+                move || shell(options.clone())
+            },
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .with_state(state);
+    let probes = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .with_state(services);
+    Router::new()
+        .merge(probes)
+        .merge(pages)
+        .layer(axum::middleware::from_fn_with_state(policy, security_headers))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request<_>| {
+                    let request_id =
+                        request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
+                    // The path only: query strings are never logged.
+                    tracing::info_span!("request", request_id = %request_id, method = %request.method(), path = %request.uri().path())
+                })
+                .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// Links committed audit rows into the chain every `interval`, until the process ends.
+pub fn spawn_audit_chainer(services: &Services, interval: Duration) -> tokio::task::JoinHandle<()> {
+    let chainer = services.chainer.clone();
+    let db = services.db.clone();
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            match chainer.chain_pending(&db).await {
+                Ok(0) => {}
+                Ok(linked) => tracing::debug!(linked, "audit rows linked"),
+                Err(err) => tracing::error!(error = %err, "audit chaining failed; will retry"),
+            }
+        }
+    })
+}
+
+/// A running server: its bound port and the future that serves it.
+pub struct Application {
+    port: u16,
+    listener: TcpListener,
+    router: Router,
+    chainer: tokio::task::JoinHandle<()>,
+}
+
+impl Application {
+    pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let services = services(settings, clock).await?;
+        Self::with_services(settings, services).await
+    }
+
+    pub async fn with_services(settings: &Settings, services: Services) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(settings.address()).await?;
+        let port = listener.local_addr()?.port();
+        let chainer = spawn_audit_chainer(&services, Duration::from_millis(settings.audit.chain_interval_ms));
+        let state = AppState { leptos_options: leptos_options(settings), services };
+        let router = router(state, HeaderPolicy { tls: settings.server.tls });
+        Ok(Self { port, listener, router, chainer })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown_signal()).await;
+        self.chainer.abort();
+        result
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
