@@ -2,8 +2,9 @@
 //!
 //! Request transactions only insert their row; this step, run in the background on any node,
 //! appends one `audit_chain` row per event: `link = HMAC(k, prev_link || position || seq || mac)`.
-//! Two nodes chaining at once both try the same next position; the primary key lets one win
-//! and the other retries, so no lock is held across request commits.
+//! Chainers on several nodes take turns through a transaction-scoped advisory lock that only
+//! they take (and the position primary key would refuse a second link at one position), so no
+//! lock is ever held across request commits.
 //!
 //! Rows can commit out of `seq` order (a transaction that took seq 10 may commit after 11), so
 //! the chainer links whatever is unlinked, in `seq` order, looking back a bounded window behind
@@ -15,8 +16,8 @@ use std::sync::Arc;
 use hmac::{Hmac, Mac};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, ExprTrait, QueryFilter,
-    QueryOrder, QuerySelect, SqlErr, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
+    EntityTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
 };
 use sha2::Sha256;
 
@@ -29,6 +30,8 @@ const BATCH: u64 = 500;
 /// How far behind the newest linked row the chainer looks for rows that committed late.
 pub const LOOKBACK_SEQS: i64 = 100_000;
 pub const GENESIS: [u8; 32] = [0; 32];
+/// The PostgreSQL advisory lock that serializes chainers (an arbitrary constant, "audit" in ASCII).
+const CHAIN_LOCK_KEY: i64 = 0x61_75_64_69_74;
 
 pub struct AuditChainer {
     key: KeyBytes,
@@ -73,6 +76,10 @@ impl AuditChainer {
 
     async fn chain_batch(&self, db: &DatabaseConnection) -> Result<u64, DbErr> {
         let txn = db.begin().await?;
+        if txn.get_database_backend() == DbBackend::Postgres {
+            // Chainers on several nodes take turns; request transactions never take this lock.
+            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({CHAIN_LOCK_KEY})")).await?;
+        }
         let last = audit_chain::Entity::find().order_by_desc(audit_chain::Column::Position).one(&txn).await?;
         let newest_seq: Option<i64> = audit_chain::Entity::find()
             .select_only()
