@@ -3,13 +3,14 @@
 
 mod common;
 
+use app::on_both_backends;
 use std::sync::Arc;
 
 use app::domain::audit::verify::{self, Finding, VerifyReport};
 use app::domain::audit::{Action, AuditEntry, Outcome};
 use app::domain::entities::audit_event;
 use app::domain::state::Services;
-use common::{Backend, TestDb, system};
+use common::{Backend, TestDb, TestServices, system};
 use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait};
 
 fn entry(n: u64) -> AuditEntry {

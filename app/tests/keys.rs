@@ -8,7 +8,8 @@ use app::domain::clock::Clock;
 use app::domain::crypto::CryptoError;
 use app::domain::entities::{data_key, patient};
 use app::domain::state::Services;
-use common::{Backend, TestDb, sample_patient, system};
+use app::on_both_backends;
+use common::{TestDb, TestServices, sample_patient, system};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 on_both_backends!(after_kek_rotation_and_rewrap_every_value_opens_under_the_new_version_only, |backend| async move {

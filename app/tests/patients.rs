@@ -6,7 +6,8 @@ mod common;
 use app::domain::Error;
 use app::domain::audit::Role;
 use app::domain::entities::{audit_event, patient};
-use common::{Backend, TestDb, ctx, sample_patient, system};
+use app::on_both_backends;
+use common::{TestDb, TestServices, ctx, sample_patient, system};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 
 on_both_backends!(a_created_patient_reads_back_and_each_access_writes_one_audit_row, |backend| async move {

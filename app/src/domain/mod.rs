@@ -12,6 +12,8 @@ pub mod ids;
 pub mod patients;
 pub mod seed;
 pub mod state;
+#[cfg(feature = "test-support")]
+pub mod test_support;
 
 pub use error::Error;
 

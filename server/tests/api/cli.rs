@@ -1,0 +1,70 @@
+//! The real binary: key handling at start-up and `audit verify`.
+
+use std::os::unix::fs::PermissionsExt;
+
+use crate::helpers::{run_binary, text};
+
+#[test]
+fn production_refuses_to_start_without_key_material_and_says_why_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/prod.db?mode=rwc", dir.path().display());
+
+    let output = run_binary(&["migrate"], &[("APP_ENVIRONMENT", "production"), ("APP_DATABASE__URL", &url)]);
+
+    assert!(!output.status.success());
+    let stderr = text(&output.stderr);
+    let line = stderr.lines().find(|l| l.starts_with("error:")).expect("an error line");
+    assert!(line.contains("refusing to start: no master key material was given"), "{stderr}");
+    assert!(line.contains("APP_KEYS__FILE"), "{line}");
+}
+
+#[test]
+fn development_creates_its_key_file_readable_by_the_owner_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/dev.db?mode=rwc", dir.path().display());
+    let keys = dir.path().join("keys/dev-keys.json");
+
+    let output = run_binary(
+        &["migrate"],
+        &[("APP_ENVIRONMENT", "development"), ("APP_DATABASE__URL", &url), ("APP_KEYS__FILE", keys.to_str().unwrap())],
+    );
+
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let mode = std::fs::metadata(&keys).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    // A key file others can read is refused.
+    std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let again = run_binary(
+        &["migrate"],
+        &[("APP_ENVIRONMENT", "development"), ("APP_DATABASE__URL", &url), ("APP_KEYS__FILE", keys.to_str().unwrap())],
+    );
+    assert!(!again.status.success());
+    assert!(text(&again.stderr).contains("chmod 600"));
+}
+
+#[tokio::test]
+async fn audit_verify_passes_an_intact_log_and_names_the_first_changed_row() {
+    use sea_orm::ConnectionTrait;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/verify.db?mode=rwc", dir.path().display());
+    let keys = dir.path().join("keys.json");
+    let env = [
+        ("APP_DATABASE__URL", url.as_str()),
+        ("APP_KEYS__FILE", keys.to_str().unwrap()),
+        ("APP_KEYS__GENERATE_IF_MISSING", "true"),
+    ];
+    assert!(run_binary(&["seed", "--patients", "6"], &env).status.success());
+
+    let intact = run_binary(&["audit", "verify"], &env);
+    assert!(intact.status.success(), "{}", text(&intact.stdout));
+    assert!(text(&intact.stdout).contains("audit log intact"));
+
+    let db = app::domain::db::connect(&url).await.unwrap();
+    db.execute_unprepared("DROP TRIGGER audit_event_no_update").await.unwrap();
+    db.execute_unprepared("UPDATE audit_event SET actor_role = 'clinician' WHERE seq = 4").await.unwrap();
+    db.close().await.unwrap();
+
+    let tampered = run_binary(&["audit", "verify"], &env);
+    assert_eq!(tampered.status.code(), Some(1));
+    assert!(text(&tampered.stdout).contains("AUDIT LOG TAMPERED: audit row seq 4"), "{}", text(&tampered.stdout));
+}

@@ -1,0 +1,44 @@
+use app::on_both_backends;
+
+use crate::helpers::{spawn_app, spawn_app_with};
+
+on_both_backends!(every_response_carries_the_security_headers, |backend| async move {
+    let app = spawn_app(backend).await;
+    for path in ["/", "/sign-in", "/healthz", "/readyz", "/no-such-page"] {
+        let response = app.get(path).await;
+        let headers = response.headers();
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(csp.contains("object-src 'none'"), "{path}");
+        assert!(!csp.contains("'unsafe-inline'"), "{path}");
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
+        assert_eq!(headers["cache-control"], "no-store", "{path}");
+        assert!(headers.contains_key("x-request-id"), "{path}");
+        assert!(!headers.contains_key("strict-transport-security"), "{path}: no HSTS without TLS");
+    }
+});
+
+on_both_backends!(the_hydration_script_runs_by_a_fresh_nonce_and_nothing_else_inline_does, |backend| async move {
+    let app = spawn_app(backend).await;
+    let mut nonces = Vec::new();
+    for _ in 0..2 {
+        let response = app.get("/").await;
+        let csp = response.headers()["content-security-policy"].to_str().unwrap().to_owned();
+        let nonce = csp.split("'nonce-").nth(1).unwrap().split('\'').next().unwrap().to_owned();
+        let page = response.text().await.unwrap();
+        let scripts = page.matches("<script").count();
+        assert!(scripts >= 1);
+        assert_eq!(page.matches(&format!("<script type=\"module\" nonce=\"{nonce}\"")).count(), 1, "{page}");
+        assert_eq!(page.matches(&format!("nonce=\"{nonce}\">")).count(), scripts, "every script carries the nonce");
+        nonces.push(nonce);
+    }
+    assert_ne!(nonces[0], nonces[1]);
+    assert!(nonces[0].len() >= 22, "at least 128 bits of nonce");
+});
+
+on_both_backends!(hsts_is_sent_when_served_over_tls, |backend| async move {
+    let app = spawn_app_with(backend, true).await;
+    let response = app.get("/").await;
+    assert_eq!(response.headers()["strict-transport-security"], "max-age=63072000; includeSubDomains");
+});

@@ -1,0 +1,30 @@
+use app::on_both_backends;
+
+use crate::helpers::spawn_app;
+
+on_both_backends!(healthz_answers_while_the_process_lives, |backend| async move {
+    let app = spawn_app(backend).await;
+    let response = app.get("/healthz").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "ok");
+});
+
+on_both_backends!(readyz_reports_database_schema_and_keys, |backend| async move {
+    let app = spawn_app(backend).await;
+    let response = app.get("/readyz").await;
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"status": "ready", "database": true, "migrations_current": true, "keys_loaded": true})
+    );
+});
+
+on_both_backends!(readyz_is_not_ready_once_the_database_is_gone, |backend| async move {
+    let app = spawn_app(backend).await;
+    app.services.db.clone().close().await.unwrap();
+    let response = app.get("/readyz").await;
+    assert_eq!(response.status(), 503);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["database"], false);
+});
