@@ -1,6 +1,8 @@
 //! The audit log on both backends: append-only by the database itself, tamper-evident through
 //! MACs and the hash chain, correct under concurrent writers.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed step should stop the test where it failed.
+
 mod common;
 
 use app::on_both_backends;

@@ -1,6 +1,8 @@
 //! Envelope encryption against a real database: KEK rotation by re-wrapping only, crypto-shredding
 //! one patient, and clear errors for keys that do not exist.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed step should stop the test where it failed.
+
 mod common;
 
 use app::domain::Error;

@@ -1,6 +1,8 @@
 //! PatientRepo on both backends: sealed storage, audit in the same transaction, denial audited,
 //! fail closed, soft delete, optimistic concurrency.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed step should stop the test where it failed.
+
 mod common;
 
 use app::domain::Error;

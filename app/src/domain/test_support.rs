@@ -80,13 +80,12 @@ impl TestDb {
 }
 
 fn replace_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let base = match base.rfind('/') {
-        Some(slash) if base[..slash].contains("//") && slash > base.find("//").unwrap() + 1 => &base[..slash],
-        _ => base,
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    // postgres://user@host:port/database: keep everything up to the last '/' after the host.
+    let authority_start = base.find("//").map_or(0, |i| i + 2);
+    let base = match base[authority_start..].rfind('/') {
+        Some(slash) => &base[..authority_start + slash],
+        None => base,
     };
     match query {
         Some(query) => format!("{base}/{name}?{query}"),
@@ -109,5 +108,15 @@ impl Drop for TestDb {
             });
         })
         .join();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_database_name_is_replaced_and_the_rest_kept() {
+        assert_eq!(super::replace_database("postgres://u@h:5432/postgres", "t1"), "postgres://u@h:5432/t1");
+        assert_eq!(super::replace_database("postgres://u@h/db?sslmode=off", "t2"), "postgres://u@h/t2?sslmode=off");
+        assert_eq!(super::replace_database("postgres://u@h", "t3"), "postgres://u@h/t3");
     }
 }

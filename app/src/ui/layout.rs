@@ -4,6 +4,10 @@ use leptos::prelude::*;
 
 #[component]
 pub fn Shell(children: Children) -> impl IntoView {
+    // Effects run only in the browser, so this flips once the page is hydrated and interactive:
+    // browser tests wait for it instead of guessing.
+    let (hydrated, set_hydrated) = signal(false);
+    Effect::new(move |_| set_hydrated.set(true));
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
         <header class="app-header">
@@ -18,7 +22,7 @@ pub fn Shell(children: Children) -> impl IntoView {
             </nav>
             <a class="button button-secondary" href="/sign-in">"Sign in"</a>
         </header>
-        <main id="main" tabindex="-1">{children()}</main>
+        <main id="main" tabindex="-1" data-hydrated=move || hydrated.get().to_string()>{children()}</main>
         <footer class="app-footer">
             <p>"Every access to patient information is recorded."</p>
         </footer>

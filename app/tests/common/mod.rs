@@ -1,5 +1,5 @@
 //! Shared test fixtures: both-backend test generation, a rotatable keyring, synthetic patients.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::sync::{Arc, RwLock};
 

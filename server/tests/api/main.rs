@@ -1,5 +1,7 @@
 //! HTTP and process tests: the real server on a random port, the real binary for CLI paths.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed step should stop the test where it failed.
+
 mod cli;
 mod headers;
 mod health;

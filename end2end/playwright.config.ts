@@ -1,0 +1,37 @@
+import { defineConfig } from '@playwright/test';
+
+// Browser tests run in Debian's Chromium (never a downloaded browser) against the real release
+// server, started by scripts/e2e-server.sh on its own port with a throwaway database.
+const port = process.env.E2E_PORT ?? '3100';
+
+export const chromiumArgs = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export default defineConfig({
+  testDir: './tests',
+  timeout: 60_000,
+  expect: { timeout: 15_000 },
+  retries: 0,
+  workers: 1,
+  reporter: [['list']],
+  use: {
+    baseURL: `http://localhost:${port}`,
+    launchOptions: { executablePath: '/usr/bin/chromium', args: chromiumArgs },
+    screenshot: 'only-on-failure',
+  },
+  webServer: {
+    command: `bash ../scripts/e2e-server.sh ${port}`,
+    url: `http://127.0.0.1:${port}/readyz`,
+    reuseExistingServer: false,
+    timeout: 120_000,
+    stdout: 'ignore',
+    stderr: 'pipe',
+  },
+});

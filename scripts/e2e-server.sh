@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Started by Playwright: the release server on port $1 with a throwaway database and keys.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+[[ -x "$SERVER_BIN" ]] || die "no release server at $SERVER_BIN: run cargo leptos build --release first"
+data="$(mktemp -d)"
+trap 'rm -rf "$data"' EXIT
+export APP_ENVIRONMENT=development
+export APP_SERVER__PORT="${1:-3100}"
+export APP_DATABASE__URL="sqlite://$data/e2e.db?mode=rwc"
+export APP_KEYS__FILE="$data/keys.json"
+"$SERVER_BIN" seed --patients 10
+"$SERVER_BIN" serve

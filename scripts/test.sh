@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The README's test command, and everything CI runs: formatting, clippy per package and target,
+# unit, repository and HTTP tests on SQLite and PostgreSQL, the release build with its WASM
+# bundle, Playwright in Debian's Chromium, and the run command brought up from this tree.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+LOG_DIR="$(mktemp -d)"
+trap 'rm -rf "$LOG_DIR"' EXIT
+
+bash scripts/setup.sh
+
+step "checking PostgreSQL (data-layer tests run on it too and never skip)"
+PG_URL="${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+if ! pg_isready -q -d "$PG_URL" 2>/dev/null; then
+  if command -v pg_ctlcluster >/dev/null && [[ -d /etc/postgresql ]]; then
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+    sleep 2
+  fi
+  pg_isready -q -d "$PG_URL" 2>/dev/null \
+    || die "PostgreSQL is not reachable at $PG_URL. Start it or set TEST_POSTGRES_URL; these tests do not skip."
+fi
+[[ -x /usr/bin/chromium ]] || die "Chromium is missing at /usr/bin/chromium; browser tests do not skip."
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "clippy, per package and target (-D warnings)"
+cargo clippy -p migrations --all-targets -- -D warnings
+cargo clippy -p app --features test-support --all-targets -- -D warnings
+cargo clippy -p server --all-targets -- -D warnings
+cargo clippy -p app --features hydrate --lib --target wasm32-unknown-unknown -- -D warnings
+cargo clippy -p frontend --lib --target wasm32-unknown-unknown -- -D warnings
+
+step "unit, repository and HTTP tests on SQLite and PostgreSQL"
+cargo test -p migrations -p app -p server --features app/test-support 2>&1 | tee "$LOG_DIR/cargo-test.log"
+
+step "release build: server and WASM bundle"
+cargo leptos build --release
+wasm="target/site/pkg/clinic.wasm"
+printf 'WASM bundle: %s bytes raw, %s bytes gzip -9\n' "$(stat -c %s "$wasm")" "$(gzip -9c "$wasm" | wc -c)"
+
+step "browser tests (Playwright, Debian's Chromium)"
+(cd end2end && playwright test) 2>&1 | tee "$LOG_DIR/playwright.log"
+
+step "the README's run command, from this tree"
+smoke="$(mktemp -d)"
+port=3999
+APP_SERVER__PORT=$port APP_DATABASE__URL="sqlite://$smoke/run.db?mode=rwc" APP_KEYS__FILE="$smoke/keys.json" \
+  SEED_PATIENTS=5 setsid bash scripts/run.sh >"$LOG_DIR/run.log" 2>&1 &
+run_pid=$!
+stop_run() { kill -- -"$run_pid" 2>/dev/null || true; wait "$run_pid" 2>/dev/null || true; rm -rf "$smoke"; }
+ready=""
+for _ in $(seq 1 300); do
+  if curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then ready=1; break; fi
+  kill -0 "$run_pid" 2>/dev/null || break
+  sleep 1
+done
+if [[ -z "$ready" ]]; then
+  tail -n 40 "$LOG_DIR/run.log" >&2
+  stop_run
+  die "the run command did not become ready on port $port"
+fi
+page="$(curl -fsS "http://127.0.0.1:$port/")"
+stop_run
+grep -q "Welcome to the clinic" <<<"$page" || die "the run command's page did not render"
+echo "run command: ready, page served, stopped"
+
+cargo_passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' "$LOG_DIR/cargo-test.log" | awk '{s+=$4} END {print s+0}')
+e2e_passed=$(grep -Eo '^ *[0-9]+ passed' "$LOG_DIR/playwright.log" | awk '{s+=$1} END {print s+0}')
+echo "tests: $((cargo_passed + e2e_passed)) passed, 0 failed"
