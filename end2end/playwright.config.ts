@@ -32,6 +32,6 @@ export default defineConfig({
     reuseExistingServer: false,
     timeout: 120_000,
     stdout: 'ignore',
-    stderr: 'pipe',
+    stderr: process.env.E2E_SERVER_LOGS ? 'pipe' : 'ignore',
   },
 });
