@@ -9,13 +9,18 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_keys_and_patients;
 mod m20261124_000002_audit_log;
+mod m20261124_000003_identity;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261124_000001_keys_and_patients::Migration), Box::new(m20261124_000002_audit_log::Migration)]
+        vec![
+            Box::new(m20261124_000001_keys_and_patients::Migration),
+            Box::new(m20261124_000002_audit_log::Migration),
+            Box::new(m20261124_000003_identity::Migration),
+        ]
     }
 }
 

@@ -11,6 +11,7 @@ pub mod health;
 pub mod ids;
 pub mod patients;
 pub mod seed;
+pub mod sessions;
 pub mod state;
 #[cfg(feature = "test-support")]
 pub mod test_support;

@@ -6,3 +6,4 @@ pub mod audit_chain;
 pub mod audit_event;
 pub mod data_key;
 pub mod patient;
+pub mod session;
