@@ -24,6 +24,16 @@ impl Decision {
     }
 }
 
+/// May `actor` administer user accounts (invite, disable, enable, re-enroll)? Account
+/// administration is the admin's job; it never opens clinical PHI.
+pub fn decide_user_admin(actor: &Actor) -> Decision {
+    match actor.role {
+        Role::System => Decision::allow("system-maintenance"),
+        Role::Admin => Decision::allow("admin-manages-accounts"),
+        _ => Decision::deny("not-an-admin"),
+    }
+}
+
 /// May `actor` perform `action` on `patient` (None for actions on no patient yet: create, search)?
 pub fn decide(actor: &Actor, action: Action, patient: Option<PatientId>) -> Decision {
     match (actor.role, action) {
@@ -33,10 +43,15 @@ pub fn decide(actor: &Actor, action: Action, patient: Option<PatientId>) -> Deci
             _ => Decision::deny("not-own-record"),
         },
         (Role::Patient, _) => Decision::deny("patient-may-only-read-own-record"),
+        (
+            _,
+            Action::UserInvite | Action::UserEnroll | Action::UserDisable | Action::UserEnable | Action::UserReenroll,
+        ) => Decision::deny("not-a-patient-action"),
         (Role::Clinician, Action::PatientCreate) => Decision::allow("clinician-registers-patient"),
         (Role::Clinician, _) => Decision::deny("no-care-relationship"),
         (Role::Admin, _) => Decision::deny("admin-minimum-necessary"),
         (Role::SecurityOfficer, _) => Decision::deny("security-officer-minimum-necessary"),
+        (Role::Anonymous, _) => Decision::deny("not-signed-in"),
     }
 }
 
@@ -68,7 +83,7 @@ mod tests {
                         Role::System => true,
                         Role::Patient => action == Action::PatientRead && target == Some(mine),
                         Role::Clinician => action == Action::PatientCreate,
-                        Role::Admin | Role::SecurityOfficer => false,
+                        Role::Admin | Role::SecurityOfficer | Role::Anonymous => false,
                     };
                     assert_eq!(decision.allowed, expected, "{role:?} {action:?} {target:?}");
                 }

@@ -10,6 +10,8 @@ use super::audit::{AuditChainer, AuditLog};
 use super::clock::Clock;
 use super::crypto::{BlindIndexer, DataKeys, KekProvider};
 use super::patients::PatientRepo;
+use super::sessions::DbSessionStore;
+use super::users::UserRepo;
 
 #[derive(Clone, FromRef)]
 pub struct AppState {
@@ -27,6 +29,8 @@ pub struct Services {
     pub audit: Arc<AuditLog>,
     pub chainer: Arc<AuditChainer>,
     pub patients: PatientRepo,
+    pub users: UserRepo,
+    pub sessions: DbSessionStore,
 }
 
 impl Services {
@@ -36,7 +40,9 @@ impl Services {
         let audit = Arc::new(AuditLog::new(provider.as_ref(), clock.clone()));
         let chainer = Arc::new(AuditChainer::new(provider.as_ref(), clock.clone()));
         let patients = PatientRepo::new(db.clone(), keys.clone(), indexer.clone(), audit.clone(), clock.clone());
-        Self { db, clock, keys, indexer, audit, chainer, patients }
+        let sessions = DbSessionStore::new(db.clone(), clock.clone());
+        let users = UserRepo::new(db.clone(), keys.clone(), audit.clone(), clock.clone(), sessions.clone());
+        Self { db, clock, keys, indexer, audit, chainer, patients, users, sessions }
     }
 }
 

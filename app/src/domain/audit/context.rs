@@ -10,10 +10,13 @@ pub enum Role {
     SecurityOfficer,
     /// The platform itself: CLI maintenance, seeding, background jobs.
     System,
+    /// Nobody signed in: an invitee redeeming a link, a failed sign-in.
+    Anonymous,
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [Role::Patient, Role::Clinician, Role::Admin, Role::SecurityOfficer, Role::System];
+    pub const ALL: [Role; 6] =
+        [Role::Patient, Role::Clinician, Role::Admin, Role::SecurityOfficer, Role::System, Role::Anonymous];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -22,6 +25,18 @@ impl Role {
             Role::Admin => "admin",
             Role::SecurityOfficer => "security_officer",
             Role::System => "system",
+            Role::Anonymous => "anonymous",
+        }
+    }
+
+    /// The roles a user account can hold.
+    pub fn parse_user_role(value: &str) -> Option<Self> {
+        match value {
+            "patient" => Some(Role::Patient),
+            "clinician" => Some(Role::Clinician),
+            "admin" => Some(Role::Admin),
+            "security_officer" => Some(Role::SecurityOfficer),
+            _ => None,
         }
     }
 }
@@ -71,6 +86,11 @@ pub enum Action {
     PatientUpdate,
     PatientDelete,
     PatientSearch,
+    UserInvite,
+    UserEnroll,
+    UserDisable,
+    UserEnable,
+    UserReenroll,
 }
 
 impl Action {
@@ -81,6 +101,11 @@ impl Action {
             Action::PatientUpdate => "patient.update",
             Action::PatientDelete => "patient.delete",
             Action::PatientSearch => "patient.search",
+            Action::UserInvite => "user.invite",
+            Action::UserEnroll => "user.enroll",
+            Action::UserDisable => "user.disable",
+            Action::UserEnable => "user.enable",
+            Action::UserReenroll => "user.reenroll",
         }
     }
 }

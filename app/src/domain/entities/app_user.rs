@@ -1,0 +1,25 @@
+use sea_orm::entity::prelude::*;
+
+use crate::domain::crypto::Sealed;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "app_user")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub role: String,
+    pub data_key_id: Uuid,
+    /// A patient user's name is PHI, so every display name is sealed.
+    pub display_name: Sealed,
+    pub patient_id: Option<Uuid>,
+    pub status: String,
+    pub created_at: DateTimeUtc,
+    pub created_by: Option<Uuid>,
+    pub updated_at: DateTimeUtc,
+    pub updated_by: Option<Uuid>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

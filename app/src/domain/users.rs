@@ -1,0 +1,443 @@
+//! User accounts, created by invitation only (45 CFR 164.312(a)(2)(i), unique user
+//! identification). An admin invites; the invitee redeems a single-use, expiring enrollment
+//! token to register a passkey. Disabling an account ends its sessions at once; re-enrolling
+//! revokes its passkeys and open links and issues a new link. Every step is audited.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Duration, Utc};
+use rand::RngCore;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    TransactionTrait,
+};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::Error;
+use super::access::{self, Decision};
+use super::audit::{Action, Actor, AuditContext, AuditEntry, AuditLog, Outcome, Role};
+use super::clock::Clock;
+use super::crypto::{DataKeys, FieldRef};
+use super::entities::{app_user, enrollment, passkey};
+use super::ids::{PatientId, UserId};
+use super::sessions::DbSessionStore;
+
+const RESOURCE: &str = "user";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserStatus {
+    /// Invited, no passkey yet.
+    Invited,
+    Active,
+    Disabled,
+}
+
+impl UserStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserStatus::Invited => "invited",
+            UserStatus::Active => "active",
+            UserStatus::Disabled => "disabled",
+        }
+    }
+
+    fn parse(value: &str) -> Result<Self, Error> {
+        match value {
+            "invited" => Ok(UserStatus::Invited),
+            "active" => Ok(UserStatus::Active),
+            "disabled" => Ok(UserStatus::Disabled),
+            _ => Err(Error::Internal(anyhow::anyhow!("unknown user status"))),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewUser {
+    pub role: Role,
+    pub display_name: String,
+    /// Required for a patient user: the record that is theirs. Absent for everyone else.
+    pub patient_id: Option<PatientId>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    pub id: UserId,
+    pub role: Role,
+    pub display_name: String,
+    pub patient_id: Option<PatientId>,
+    pub status: UserStatus,
+}
+
+impl User {
+    pub fn actor(&self) -> Actor {
+        Actor { user_id: Some(self.id), role: self.role, patient_id: self.patient_id }
+    }
+}
+
+/// A single-use enrollment token, shown once in a link and stored only as a hash.
+pub struct EnrollmentToken(String);
+
+impl EnrollmentToken {
+    fn generate() -> Self {
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        Self(URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for EnrollmentToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EnrollmentToken(<redacted>)")
+    }
+}
+
+/// A passkey as registered by the ceremony, ready to store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewPasskey {
+    pub credential_id: Vec<u8>,
+    /// The credential as webauthn-rs serializes it: public key and counters, no secret.
+    pub passkey: String,
+    pub name: String,
+}
+
+#[derive(Debug)]
+pub struct Invitation {
+    pub user_id: UserId,
+    pub token: EnrollmentToken,
+    pub expires_at: DateTime<Utc>,
+}
+
+fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+#[derive(Clone)]
+pub struct UserRepo {
+    db: DatabaseConnection,
+    keys: Arc<DataKeys>,
+    audit: Arc<AuditLog>,
+    clock: Arc<dyn Clock>,
+    sessions: DbSessionStore,
+}
+
+impl std::fmt::Debug for UserRepo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UserRepo")
+    }
+}
+
+impl UserRepo {
+    pub fn new(
+        db: DatabaseConnection,
+        keys: Arc<DataKeys>,
+        audit: Arc<AuditLog>,
+        clock: Arc<dyn Clock>,
+        sessions: DbSessionStore,
+    ) -> Self {
+        Self { db, keys, audit, clock, sessions }
+    }
+
+    /// Creates an invited account and its first enrollment link, valid for `ttl`.
+    #[tracing::instrument(skip_all, fields(actor_role = ctx.actor.role.as_str()))]
+    pub async fn invite(&self, ctx: &AuditContext, new: NewUser, ttl: Duration) -> Result<Invitation, Error> {
+        let decision = self.authorize(ctx, Action::UserInvite, None).await?;
+        validate(&new)?;
+        let id = UserId::new();
+        let now = self.clock.now();
+        let txn = self.db.begin().await?;
+        let key = self.keys.create(&txn, id.0, now).await?;
+        let display_name = key.seal_str(FieldRef::new("app_user", "display_name", id.0), new.display_name.trim())?;
+        app_user::ActiveModel {
+            id: Set(id.0),
+            role: Set(new.role.as_str().to_owned()),
+            data_key_id: Set(key.id()),
+            display_name: Set(display_name),
+            patient_id: Set(new.patient_id.map(|p| p.0)),
+            status: Set(UserStatus::Invited.as_str().to_owned()),
+            created_at: Set(now),
+            created_by: Set(ctx.actor.user_id.map(|u| u.0)),
+            updated_at: Set(now),
+            updated_by: Set(ctx.actor.user_id.map(|u| u.0)),
+        }
+        .insert(&txn)
+        .await?;
+        let invitation = self.issue_enrollment(&txn, ctx, id, ttl).await?;
+        self.audit
+            .append(&txn, ctx, entry(Action::UserInvite, id, new.patient_id, Outcome::Allowed, decision.rule))
+            .await?;
+        txn.commit().await?;
+        tracing::info!(user_id = %id, role = new.role.as_str(), "user invited");
+        Ok(invitation)
+    }
+
+    /// The user a live enrollment token belongs to, without using it up (the ceremony's first step).
+    pub async fn enrollment_user(&self, ctx: &AuditContext, token: &str) -> Result<User, Error> {
+        let now = self.clock.now();
+        let row = enrollment::Entity::find()
+            .filter(enrollment::Column::TokenHash.eq(token_hash(token)))
+            .filter(enrollment::Column::UsedAt.is_null())
+            .filter(enrollment::Column::RevokedAt.is_null())
+            .filter(enrollment::Column::ExpiresAt.gt(now))
+            .one(&self.db)
+            .await?;
+        match row {
+            Some(row) => self.load(&self.db, UserId(row.user_id)).await,
+            None => Err(self.refuse_enrollment(ctx).await),
+        }
+    }
+
+    /// Uses the token up and stores the passkey it registered, in one transaction. Exactly one
+    /// caller can succeed: the update only matches an unused, unrevoked, unexpired token.
+    #[tracing::instrument(skip_all)]
+    pub async fn enroll(&self, ctx: &AuditContext, token: &str, new_passkey: NewPasskey) -> Result<UserId, Error> {
+        let now = self.clock.now();
+        let hash = token_hash(token);
+        let txn = self.db.begin().await?;
+        let result = enrollment::Entity::update_many()
+            .col_expr(enrollment::Column::UsedAt, Expr::value(now))
+            .filter(enrollment::Column::TokenHash.eq(hash.clone()))
+            .filter(enrollment::Column::UsedAt.is_null())
+            .filter(enrollment::Column::RevokedAt.is_null())
+            .filter(enrollment::Column::ExpiresAt.gt(now))
+            .exec(&txn)
+            .await?;
+        if result.rows_affected != 1 {
+            self.audit.append(&txn, ctx, refused_enrollment()).await?;
+            txn.commit().await?;
+            return Err(invalid_enrollment());
+        }
+        let row = enrollment::Entity::find()
+            .filter(enrollment::Column::TokenHash.eq(hash))
+            .one(&txn)
+            .await?
+            .ok_or(Error::NotFound)?;
+        let user = UserId(row.user_id);
+        app_user::Entity::update_many()
+            .col_expr(app_user::Column::Status, Expr::value(UserStatus::Active.as_str()))
+            .col_expr(app_user::Column::UpdatedAt, Expr::value(now))
+            .filter(app_user::Column::Id.eq(user.0))
+            .filter(app_user::Column::Status.eq(UserStatus::Invited.as_str()))
+            .exec(&txn)
+            .await?;
+        passkey::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            user_id: Set(user.0),
+            credential_id: Set(new_passkey.credential_id),
+            passkey: Set(new_passkey.passkey),
+            name: Set(new_passkey.name),
+            created_at: Set(now),
+            last_used_at: Set(None),
+        }
+        .insert(&txn)
+        .await?;
+        let mut enrolled = ctx.clone();
+        enrolled.actor.user_id = Some(user);
+        self.audit
+            .append(&txn, &enrolled, entry(Action::UserEnroll, user, None, Outcome::Allowed, "enrollment-token"))
+            .await?;
+        txn.commit().await?;
+        tracing::info!(user_id = %user, "passkey enrolled");
+        Ok(user)
+    }
+
+    pub async fn get(&self, id: UserId) -> Result<User, Error> {
+        self.load(&self.db, id).await
+    }
+
+    /// Disables the account and ends all its sessions at once.
+    #[tracing::instrument(skip_all, fields(user_id = %id))]
+    pub async fn disable(&self, ctx: &AuditContext, id: UserId) -> Result<(), Error> {
+        self.set_status(ctx, id, Action::UserDisable, UserStatus::Disabled).await?;
+        self.sessions.end_all_for_user(id.0).await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(user_id = %id))]
+    pub async fn enable(&self, ctx: &AuditContext, id: UserId) -> Result<(), Error> {
+        self.set_status(ctx, id, Action::UserEnable, UserStatus::Active).await
+    }
+
+    /// Revokes every passkey and open link of the account, ends its sessions, and issues a new
+    /// link: the way back for someone who lost their devices.
+    #[tracing::instrument(skip_all, fields(user_id = %id))]
+    pub async fn reenroll(&self, ctx: &AuditContext, id: UserId, ttl: Duration) -> Result<Invitation, Error> {
+        let decision = self.authorize(ctx, Action::UserReenroll, Some(id)).await?;
+        let now = self.clock.now();
+        let txn = self.db.begin().await?;
+        let user = self.load(&txn, id).await?;
+        passkey::Entity::delete_many().filter(passkey::Column::UserId.eq(id.0)).exec(&txn).await?;
+        enrollment::Entity::update_many()
+            .col_expr(enrollment::Column::RevokedAt, Expr::value(now))
+            .filter(enrollment::Column::UserId.eq(id.0))
+            .filter(enrollment::Column::UsedAt.is_null())
+            .filter(enrollment::Column::RevokedAt.is_null())
+            .exec(&txn)
+            .await?;
+        app_user::Entity::update_many()
+            .col_expr(app_user::Column::Status, Expr::value(UserStatus::Invited.as_str()))
+            .col_expr(app_user::Column::UpdatedAt, Expr::value(now))
+            .col_expr(app_user::Column::UpdatedBy, Expr::value(ctx.actor.user_id.map(|u| u.0)))
+            .filter(app_user::Column::Id.eq(id.0))
+            .exec(&txn)
+            .await?;
+        let invitation = self.issue_enrollment(&txn, ctx, id, ttl).await?;
+        self.audit
+            .append(&txn, ctx, entry(Action::UserReenroll, id, user.patient_id, Outcome::Allowed, decision.rule))
+            .await?;
+        txn.commit().await?;
+        self.sessions.end_all_for_user(id.0).await?;
+        Ok(invitation)
+    }
+
+    async fn set_status(
+        &self,
+        ctx: &AuditContext,
+        id: UserId,
+        action: Action,
+        status: UserStatus,
+    ) -> Result<(), Error> {
+        let decision = self.authorize(ctx, action, Some(id)).await?;
+        let txn = self.db.begin().await?;
+        let result = app_user::Entity::update_many()
+            .col_expr(app_user::Column::Status, Expr::value(status.as_str()))
+            .col_expr(app_user::Column::UpdatedAt, Expr::value(self.clock.now()))
+            .col_expr(app_user::Column::UpdatedBy, Expr::value(ctx.actor.user_id.map(|u| u.0)))
+            .filter(app_user::Column::Id.eq(id.0))
+            .exec(&txn)
+            .await?;
+        if result.rows_affected == 0 {
+            self.audit.append(&txn, ctx, entry(action, id, None, Outcome::Error, "not-found")).await?;
+            txn.commit().await?;
+            return Err(Error::NotFound);
+        }
+        self.audit.append(&txn, ctx, entry(action, id, None, Outcome::Allowed, decision.rule)).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    async fn issue_enrollment<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        ctx: &AuditContext,
+        id: UserId,
+        ttl: Duration,
+    ) -> Result<Invitation, Error> {
+        let now = self.clock.now();
+        let token = EnrollmentToken::generate();
+        let expires_at = now + ttl;
+        enrollment::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            user_id: Set(id.0),
+            token_hash: Set(token_hash(token.expose())),
+            expires_at: Set(expires_at),
+            used_at: Set(None),
+            revoked_at: Set(None),
+            created_at: Set(now),
+            created_by: Set(ctx.actor.user_id.map(|u| u.0)),
+        }
+        .insert(conn)
+        .await?;
+        Ok(Invitation { user_id: id, token, expires_at })
+    }
+
+    async fn load<C: ConnectionTrait>(&self, conn: &C, id: UserId) -> Result<User, Error> {
+        let row = app_user::Entity::find_by_id(id.0).one(conn).await?.ok_or(Error::NotFound)?;
+        let key = self.keys.get(conn, row.data_key_id).await?;
+        Ok(User {
+            id,
+            role: Role::parse_user_role(&row.role)
+                .ok_or_else(|| Error::Internal(anyhow::anyhow!("user {id} has an unknown role")))?,
+            display_name: key.open_string(FieldRef::new("app_user", "display_name", id.0), &row.display_name)?,
+            patient_id: row.patient_id.map(PatientId),
+            status: UserStatus::parse(&row.status)?,
+        })
+    }
+
+    async fn authorize(&self, ctx: &AuditContext, action: Action, target: Option<UserId>) -> Result<Decision, Error> {
+        let decision = access::decide_user_admin(&ctx.actor);
+        if decision.allowed {
+            return Ok(decision);
+        }
+        let txn = self.db.begin().await?;
+        let mut denied = entry(action, target.unwrap_or(UserId(Uuid::nil())), None, Outcome::Denied, decision.rule);
+        denied.resource_id = target.map(|t| t.to_string());
+        self.audit.append(&txn, ctx, denied).await?;
+        txn.commit().await?;
+        Err(Error::Forbidden)
+    }
+
+    /// An unknown, used, revoked or expired token: audited, and one answer for all four so a
+    /// probe learns nothing about which.
+    async fn refuse_enrollment(&self, ctx: &AuditContext) -> Error {
+        let record = async {
+            let txn = self.db.begin().await?;
+            self.audit.append(&txn, ctx, refused_enrollment()).await?;
+            txn.commit().await?;
+            Ok::<_, Error>(())
+        };
+        match record.await {
+            Ok(()) => invalid_enrollment(),
+            Err(err) => err,
+        }
+    }
+}
+
+fn refused_enrollment() -> AuditEntry {
+    AuditEntry {
+        action: Action::UserEnroll,
+        resource_type: RESOURCE,
+        resource_id: None,
+        patient_id: None,
+        outcome: Outcome::Denied,
+        rule: Some("enrollment-invalid".to_owned()),
+    }
+}
+
+fn invalid_enrollment() -> Error {
+    Error::validation("token", "this enrollment link is not valid any more; ask for a new one")
+}
+
+fn entry(action: Action, user: UserId, patient: Option<PatientId>, outcome: Outcome, rule: &str) -> AuditEntry {
+    AuditEntry {
+        action,
+        resource_type: RESOURCE,
+        resource_id: Some(user.to_string()),
+        patient_id: patient.map(|p| p.0),
+        outcome,
+        rule: Some(rule.to_owned()),
+    }
+}
+
+fn validate(new: &NewUser) -> Result<(), Error> {
+    let mut errors = Vec::new();
+    let len = new.display_name.trim().chars().count();
+    if len == 0 || len > 100 {
+        errors.push(crate::error::FieldError {
+            field: "display_name".into(),
+            message: "must be 1 to 100 characters".into(),
+        });
+    }
+    match (new.role, new.patient_id) {
+        (Role::Patient, None) => errors.push(crate::error::FieldError {
+            field: "patient_id".into(),
+            message: "a patient account must be linked to its patient record".into(),
+        }),
+        (Role::Patient, Some(_)) => {}
+        (Role::Clinician | Role::Admin | Role::SecurityOfficer, Some(_)) => errors.push(crate::error::FieldError {
+            field: "patient_id".into(),
+            message: "only patient accounts link to a patient record".into(),
+        }),
+        (Role::Clinician | Role::Admin | Role::SecurityOfficer, None) => {}
+        (Role::System | Role::Anonymous, _) => errors
+            .push(crate::error::FieldError { field: "role".into(), message: "is not a role a user can hold".into() }),
+    }
+    if errors.is_empty() { Ok(()) } else { Err(Error::Validation(errors)) }
+}
