@@ -1,8 +1,12 @@
 import { defineConfig } from '@playwright/test';
+import * as os from 'os';
+import * as path from 'path';
 
 // Browser tests run in Debian's Chromium (never a downloaded browser) against the real release
 // server, started by scripts/e2e-server.sh on its own port with a throwaway database.
 const port = process.env.E2E_PORT ?? '3100';
+// The server's start script writes the first admin's enrollment link here for the tests.
+process.env.E2E_LINK_FILE ??= path.join(os.tmpdir(), `clinic-e2e-admin-link-${process.pid}`);
 
 export const chromiumArgs = [
   '--no-sandbox',

@@ -10,7 +10,9 @@ bash scripts/setup.sh
 step "building the release server and WASM bundle"
 cargo leptos build --release
 export APP_ENVIRONMENT="${APP_ENVIRONMENT:-development}"
+export APP_SERVER__PUBLIC_URL="${APP_SERVER__PUBLIC_URL:-http://localhost:${APP_SERVER__PORT:-3000}}"
 step "migrating and seeding synthetic demo data"
 "$SERVER_BIN" seed --patients "${SEED_PATIENTS:-50}" --if-empty
+"$SERVER_BIN" admin bootstrap
 step "serving on http://localhost:${APP_SERVER__PORT:-3000} (Ctrl-C to stop)"
 exec "$SERVER_BIN" serve

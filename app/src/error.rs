@@ -20,7 +20,8 @@ pub enum AppError {
     Forbidden,
     #[error("please sign in")]
     Unauthenticated,
-    #[error("some fields are not valid")]
+    /// Messages are written for people and never quote the value that failed.
+    #[error("{}", .0.iter().map(|f| f.message.as_str()).collect::<Vec<_>>().join("; "))]
     Validation(Vec<FieldError>),
     #[error("{0}")]
     Conflict(String),

@@ -48,6 +48,24 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Accounts.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Print an enrollment link for the first admin. Refused once an admin has a passkey; an
+    /// unused earlier link is revoked and replaced.
+    Bootstrap {
+        #[arg(long, default_value = "Clinic administrator")]
+        name: String,
+        /// Also write the link to this file (mode 0600), for scripts.
+        #[arg(long)]
+        link_file: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -122,6 +140,10 @@ async fn execute(command: Command, settings: &Settings) -> anyhow::Result<ExitCo
             return verify_command(&services, clock.as_ref(), grace_seconds).await;
         }
         Command::Keys { command } => return keys_command(command, settings, clock).await,
+        Command::Admin { command: AdminCommand::Bootstrap { name, link_file } } => {
+            let services = startup::services(settings, clock).await?;
+            return bootstrap_admin(&services, settings, &name, link_file.as_deref()).await;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -216,4 +238,45 @@ async fn keys_command(command: KeysCommand, settings: &Settings, clock: Arc<dyn 
         println!("{kek_id} version {version}: {count} data keys");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn bootstrap_admin(
+    services: &Services,
+    settings: &Settings,
+    name: &str,
+    link_file: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    use app::domain::audit::Role;
+    use app::domain::users::{NewUser, UserStatus};
+    let ctx = AuditContext::system("admin bootstrap");
+    let ttl = chrono::Duration::hours(settings.auth.enrollment_ttl_hours);
+    let admins = services.users.ids_by_role(Role::Admin).await?;
+    if admins.iter().any(|(_, status)| *status != UserStatus::Invited) {
+        println!("an admin account already exists; invite further admins from the admin pages");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let invitation = match admins.first() {
+        Some((id, _)) => services.users.reenroll(&ctx, *id, ttl).await?,
+        None => {
+            let new = NewUser { role: Role::Admin, display_name: name.to_owned(), patient_id: None };
+            services.users.invite(&ctx, new, ttl).await?
+        }
+    };
+    let base = settings.public_url()?;
+    let link = format!("{}/enroll#{}", base.as_str().trim_end_matches('/'), invitation.token.expose());
+    if let Some(path) = link_file {
+        write_private(path, &link)?;
+    }
+    println!("First admin: open this link within {} hours to set up a passkey:", settings.auth.enrollment_ttl_hours);
+    println!("  {link}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(text.as_bytes())
 }

@@ -43,6 +43,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     #[serde(default)]
     pub keys: KeySettings,
+    pub auth: AuthSettings,
     pub audit: AuditSettings,
     pub log: LogSettings,
 }
@@ -57,6 +58,8 @@ pub struct ServerSettings {
     pub port: u16,
     pub tls: bool,
     pub site_root: String,
+    /// Where people reach the app; its host is the WebAuthn relying party id.
+    pub public_url: String,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -74,6 +77,16 @@ pub struct KeySettings {
     /// Development only: create `file` with fresh keys when it does not exist.
     #[serde(default)]
     pub generate_if_missing: bool,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct AuthSettings {
+    /// Automatic logoff after this many minutes without a request.
+    pub idle_timeout_minutes: i64,
+    /// And after this many hours in any case.
+    pub absolute_timeout_hours: i64,
+    /// How long an enrollment link stays valid.
+    pub enrollment_ttl_hours: i64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -118,10 +131,30 @@ impl Settings {
                 "keys.generate_if_missing is not allowed in production: give key material explicitly".to_owned(),
             ));
         }
+        let url = url::Url::parse(&self.server.public_url)
+            .map_err(|_| ConfigError::Invalid("server.public_url is not a URL".to_owned()))?;
+        if self.environment == Environment::Production && url.scheme() != "https" {
+            return Err(ConfigError::Invalid("server.public_url must be https in production".to_owned()));
+        }
+        if self.auth.idle_timeout_minutes <= 0 || self.auth.absolute_timeout_hours <= 0 {
+            return Err(ConfigError::Invalid("auth timeouts must be above 0".to_owned()));
+        }
         if self.audit.chain_interval_ms == 0 {
             return Err(ConfigError::Invalid("audit.chain_interval_ms must be above 0".to_owned()));
         }
         Ok(())
+    }
+
+    pub fn public_url(&self) -> Result<url::Url, ConfigError> {
+        url::Url::parse(&self.server.public_url)
+            .map_err(|_| ConfigError::Invalid("server.public_url is not a URL".to_owned()))
+    }
+
+    pub fn session_policy(&self) -> app::domain::state::SessionPolicy {
+        app::domain::state::SessionPolicy {
+            idle: chrono::Duration::minutes(self.auth.idle_timeout_minutes),
+            absolute: chrono::Duration::hours(self.auth.absolute_timeout_hours),
+        }
     }
 
     pub fn address(&self) -> String {

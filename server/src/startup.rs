@@ -30,7 +30,7 @@ pub async fn services(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Res
     prepare_sqlite_dir(url)?;
     let db: DatabaseConnection = db::connect(url).await?;
     db::migrate(&db).await?;
-    Ok(Services::new(db, provider, clock))
+    Ok(Services::new(db, provider, clock).configure(&settings.public_url()?, settings.session_policy())?)
 }
 
 /// SQLite creates its file but not the directory it lives in.
@@ -53,9 +53,26 @@ pub fn leptos_options(settings: &Settings) -> LeptosOptions {
         .build()
 }
 
+/// Sessions in the database, cookie HttpOnly and SameSite=Strict (Secure over TLS), ending
+/// after the idle limit; the absolute limit is checked on every request by `current_user`.
+fn session_layer(
+    services: &Services,
+    policy: HeaderPolicy,
+) -> tower_sessions::SessionManagerLayer<app::domain::sessions::DbSessionStore> {
+    let idle = services.session_policy.idle.num_seconds();
+    tower_sessions::SessionManagerLayer::new(services.sessions.clone())
+        .with_name("clinic_session")
+        .with_http_only(true)
+        .with_same_site(tower_sessions::cookie::SameSite::Strict)
+        .with_secure(policy.tls)
+        .with_path("/")
+        .with_expiry(tower_sessions::Expiry::OnInactivity(time::Duration::seconds(idle)))
+}
+
 pub fn router(state: AppState, policy: HeaderPolicy) -> Router {
     let routes = generate_route_list(App);
     let services = state.services.clone();
+    let sessions = session_layer(&services, policy);
     let pages = Router::new()
         .leptos_routes_with_context(
             &state,
@@ -77,7 +94,7 @@ pub fn router(state: AppState, policy: HeaderPolicy) -> Router {
         .with_state(services);
     Router::new()
         .merge(probes)
-        .merge(pages)
+        .merge(pages.layer(sessions))
         .layer(axum::middleware::from_fn_with_state(policy, security_headers))
         .layer(
             TraceLayer::new_for_http()
@@ -140,7 +157,8 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let result = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown_signal()).await;
+        let service = self.router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let result = axum::serve(self.listener, service).with_graceful_shutdown(shutdown_signal()).await;
         self.chainer.abort();
         result
     }

@@ -9,6 +9,7 @@ pub mod db;
 pub mod entities;
 pub mod health;
 pub mod ids;
+pub mod passkeys;
 pub mod patients;
 pub mod seed;
 pub mod sessions;

@@ -9,6 +9,7 @@ use sea_orm::DatabaseConnection;
 use super::audit::{AuditChainer, AuditLog};
 use super::clock::Clock;
 use super::crypto::{BlindIndexer, DataKeys, KekProvider};
+use super::passkeys::Passkeys;
 use super::patients::PatientRepo;
 use super::sessions::DbSessionStore;
 use super::users::UserRepo;
@@ -31,6 +32,22 @@ pub struct Services {
     pub patients: PatientRepo,
     pub users: UserRepo,
     pub sessions: DbSessionStore,
+    pub passkeys: Arc<Passkeys>,
+    pub session_policy: SessionPolicy,
+}
+
+/// Automatic logoff (45 CFR 164.312(a)(2)(iii)): a session ends after `idle` without a request
+/// and after `absolute` in any case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionPolicy {
+    pub idle: chrono::Duration,
+    pub absolute: chrono::Duration,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        Self { idle: chrono::Duration::minutes(15), absolute: chrono::Duration::hours(12) }
+    }
 }
 
 impl Services {
@@ -42,7 +59,28 @@ impl Services {
         let patients = PatientRepo::new(db.clone(), keys.clone(), indexer.clone(), audit.clone(), clock.clone());
         let sessions = DbSessionStore::new(db.clone(), clock.clone());
         let users = UserRepo::new(db.clone(), keys.clone(), audit.clone(), clock.clone(), sessions.clone());
-        Self { db, clock, keys, indexer, audit, chainer, patients, users, sessions }
+        let localhost = url::Url::parse("http://localhost").expect("a valid literal URL");
+        let passkeys = Arc::new(Passkeys::new(&localhost, clock.clone()).expect("WebAuthn accepts localhost"));
+        Self {
+            db,
+            clock,
+            keys,
+            indexer,
+            audit,
+            chainer,
+            patients,
+            users,
+            sessions,
+            passkeys,
+            session_policy: SessionPolicy::default(),
+        }
+    }
+
+    /// Sets where people reach the app (the WebAuthn relying party) and the logoff policy.
+    pub fn configure(mut self, public_url: &url::Url, policy: SessionPolicy) -> Result<Self, super::Error> {
+        self.passkeys = Arc::new(Passkeys::new(public_url, self.clock.clone())?);
+        self.session_policy = policy;
+        Ok(self)
     }
 }
 

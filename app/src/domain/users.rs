@@ -248,6 +248,19 @@ impl UserRepo {
         Ok(user)
     }
 
+    /// Ids and statuses of the accounts holding `role`, oldest first; opens no sealed field.
+    pub async fn ids_by_role(&self, role: Role) -> Result<Vec<(UserId, UserStatus)>, Error> {
+        use sea_orm::QueryOrder;
+        app_user::Entity::find()
+            .filter(app_user::Column::Role.eq(role.as_str()))
+            .order_by_asc(app_user::Column::CreatedAt)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|row| Ok((UserId(row.id), UserStatus::parse(&row.status)?)))
+            .collect()
+    }
+
     pub async fn get(&self, id: UserId) -> Result<User, Error> {
         self.load(&self.db, id).await
     }

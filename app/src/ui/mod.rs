@@ -1,18 +1,25 @@
 //! Pages and components, rendered on the server and hydrated in the browser.
 
+mod enroll;
 mod home;
 mod layout;
+mod role_home;
 mod sign_in;
 mod status;
+mod webauthn;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{SsrMode, path};
 
+use enroll::EnrollPage;
 use home::HomePage;
-use layout::Shell;
+use layout::{SessionResource, Shell};
+use role_home::RoleHome;
 use sign_in::SignInPage;
+
+use crate::api::auth::get_session;
 
 /// The HTML document. On the server the CSP nonce minted for this response is provided to
 /// Leptos here, so the hydration script carries it and nothing inline runs without it.
@@ -51,6 +58,8 @@ fn provide_csp_nonce() {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    let session: SessionResource = Resource::new(|| (), |_| get_session());
+    provide_context(session);
     view! {
         <Stylesheet id="leptos" href="/pkg/clinic.css"/>
         <Title text="Clinic"/>
@@ -59,6 +68,11 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <NotFound/> }>
                     <Route path=path!("/") view=HomePage/>
                     <Route path=path!("/sign-in") view=SignInPage/>
+                    <Route path=path!("/enroll") view=EnrollPage/>
+                    <Route path=path!("/portal") ssr=SsrMode::Async view=|| view! { <RoleHome role="patient" title="My record"/> }/>
+                    <Route path=path!("/dashboard") ssr=SsrMode::Async view=|| view! { <RoleHome role="clinician" title="Clinician dashboard"/> }/>
+                    <Route path=path!("/admin") ssr=SsrMode::Async view=|| view! { <RoleHome role="admin" title="Administration"/> }/>
+                    <Route path=path!("/security") ssr=SsrMode::Async view=|| view! { <RoleHome role="security_officer" title="Security office"/> }/>
                 </Routes>
             </Shell>
         </Router>

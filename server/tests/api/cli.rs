@@ -9,7 +9,14 @@ fn production_refuses_to_start_without_key_material_and_says_why_in_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/prod.db?mode=rwc", dir.path().display());
 
-    let output = run_binary(&["migrate"], &[("APP_ENVIRONMENT", "production"), ("APP_DATABASE__URL", &url)]);
+    let output = run_binary(
+        &["migrate"],
+        &[
+            ("APP_ENVIRONMENT", "production"),
+            ("APP_DATABASE__URL", &url),
+            ("APP_SERVER__PUBLIC_URL", "https://clinic.example.org"),
+        ],
+    );
 
     assert!(!output.status.success());
     let stderr = text(&output.stderr);

@@ -8,7 +8,7 @@ use app::domain::state::Services;
 pub use app::domain::test_support::{Backend, TestDb};
 use secrecy::SecretString;
 use server::config::{
-    AuditSettings, DatabaseSettings, Environment, KeySettings, LogSettings, ServerSettings, Settings,
+    AuditSettings, AuthSettings, DatabaseSettings, Environment, KeySettings, LogSettings, ServerSettings, Settings,
 };
 use server::startup::{self, Application};
 
@@ -22,7 +22,14 @@ pub struct TestApp {
 pub fn settings(url: &str, tls: bool) -> Settings {
     Settings {
         environment: Environment::Test,
-        server: ServerSettings { host: "127.0.0.1".into(), port: 0, tls, site_root: "target/site".into() },
+        server: ServerSettings {
+            host: "127.0.0.1".into(),
+            port: 0,
+            tls,
+            site_root: "target/site".into(),
+            public_url: "http://localhost:3000".into(),
+        },
+        auth: AuthSettings { idle_timeout_minutes: 15, absolute_timeout_hours: 12, enrollment_ttl_hours: 72 },
         database: DatabaseSettings { url: SecretString::from(url.to_owned()) },
         keys: KeySettings {
             file: None,
@@ -66,6 +73,20 @@ impl TestApp {
             .header("content-type", "application/x-www-form-urlencoded")
             .header("origin", &self.address)
             .body("")
+            .send()
+            .await
+            .expect("request")
+    }
+}
+
+impl TestApp {
+    /// Calls a server function that takes JSON, as the browser's typed client does.
+    pub async fn call_json(&self, endpoint: &str, body: serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}/api/{endpoint}", self.address))
+            .header("origin", &self.address)
+            .header("user-agent", "api-tests/1.0")
+            .json(&body)
             .send()
             .await
             .expect("request")

@@ -91,6 +91,8 @@ pub enum Action {
     UserDisable,
     UserEnable,
     UserReenroll,
+    AuthSignIn,
+    AuthSignOut,
 }
 
 impl Action {
@@ -106,6 +108,8 @@ impl Action {
             Action::UserDisable => "user.disable",
             Action::UserEnable => "user.enable",
             Action::UserReenroll => "user.reenroll",
+            Action::AuthSignIn => "auth.sign_in",
+            Action::AuthSignOut => "auth.sign_out",
         }
     }
 }

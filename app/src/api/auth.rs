@@ -1,0 +1,206 @@
+//! Sign-in with passkeys, enrollment by invitation link, sign-out and the session's state.
+//! The WebAuthn ceremony itself runs in the browser (see `ui::webauthn`); these functions hand
+//! out challenges and verify the answers. Every outcome is audited.
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+use serde::{Deserialize, Serialize};
+use webauthn_rs_proto::{
+    CreationChallengeResponse, PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse,
+};
+
+use crate::error::AppError;
+
+/// What the page may know about the signed-in person.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub display_name: String,
+    /// "patient", "clinician", "admin" or "security_officer".
+    pub role: String,
+    /// Seconds of inactivity after which the session ends.
+    pub idle_timeout_secs: i64,
+}
+
+/// Where a role lands after signing in.
+pub fn home_for(role: &str) -> &'static str {
+    match role {
+        "patient" => "/portal",
+        "clinician" => "/dashboard",
+        "admin" => "/admin",
+        "security_officer" => "/security",
+        _ => "/",
+    }
+}
+
+#[cfg(feature = "ssr")]
+mod server {
+    use serde::{Deserialize, Serialize};
+    use webauthn_rs::prelude::{DiscoverableAuthentication, PasskeyRegistration};
+
+    pub const ENROLL_STATE: &str = "webauthn_enroll";
+    pub const SIGN_IN_STATE: &str = "webauthn_sign_in";
+
+    /// The registration ceremony in progress, bound to the account it was started for.
+    #[derive(Serialize, Deserialize)]
+    pub struct EnrollState {
+        pub user_id: uuid::Uuid,
+        pub state: PasskeyRegistration,
+    }
+
+    #[derive(Serialize, Deserialize)]
+    pub struct SignInState {
+        pub state: DiscoverableAuthentication,
+    }
+}
+
+/// Step one of enrollment: the invitee's link is checked and a registration challenge issued.
+#[server(endpoint = "auth/start_enrollment", prefix = "/api", input = Json)]
+pub async fn start_enrollment(token: String) -> Result<CreationChallengeResponse, AppError> {
+    use super::context::{anonymous_context, internal, services, session};
+    let (services, session) = (services()?, session().await?);
+    let user = services.users.enrollment_user(&anonymous_context(), &token).await?;
+    let existing = services.passkeys.credential_ids(&services.db, user.id).await?;
+    let (challenge, state) = services.passkeys.start_registration(&user, existing)?;
+    session.insert(server::ENROLL_STATE, server::EnrollState { user_id: user.id.0, state }).await.map_err(internal)?;
+    Ok(challenge)
+}
+
+/// Step two: the browser's new credential is verified and stored; the link is used up.
+#[server(endpoint = "auth/finish_enrollment", prefix = "/api", input = Json)]
+pub async fn finish_enrollment(
+    token: String,
+    device_name: String,
+    credential: RegisterPublicKeyCredential,
+) -> Result<(), AppError> {
+    use super::context::{anonymous_context, internal, services, session};
+    let (services, session) = (services()?, session().await?);
+    let name = device_name.trim();
+    if name.is_empty() || name.chars().count() > 60 {
+        return Err(crate::domain::Error::validation("device_name", "must be 1 to 60 characters").into());
+    }
+    // Single use: the state leaves the session whatever happens next.
+    let Some(pending) = session.remove::<server::EnrollState>(server::ENROLL_STATE).await.map_err(internal)? else {
+        return Err(crate::domain::Error::validation("passkey", "this setup expired; please start again").into());
+    };
+    let ctx = anonymous_context();
+    let user = services.users.enrollment_user(&ctx, &token).await?;
+    if user.id.0 != pending.user_id {
+        return Err(crate::domain::Error::validation("passkey", "this setup belongs to another link").into());
+    }
+    let passkey = services.passkeys.finish_registration(&credential, &pending.state, name)?;
+    services.users.enroll(&ctx, &token, passkey).await?;
+    Ok(())
+}
+
+/// Step one of sign-in: a challenge with no user name; the device offers its passkeys.
+#[server(endpoint = "auth/start_sign_in", prefix = "/api", input = Json)]
+pub async fn start_sign_in() -> Result<RequestChallengeResponse, AppError> {
+    use super::context::{internal, services, session};
+    let (services, session) = (services()?, session().await?);
+    let (challenge, state) = services.passkeys.start_sign_in()?;
+    session.insert(server::SIGN_IN_STATE, server::SignInState { state }).await.map_err(internal)?;
+    Ok(challenge)
+}
+
+/// Step two: the assertion is verified; on success the session gets a new id and the user.
+#[server(endpoint = "auth/finish_sign_in", prefix = "/api", input = Json)]
+pub async fn finish_sign_in(credential: PublicKeyCredential) -> Result<SessionInfo, AppError> {
+    use super::context::{LAST_SEEN, SIGNED_IN_AT, anonymous_context, audit_context, internal, services, session};
+    use crate::domain::audit::{Action, AuditEntry, Outcome, Purpose};
+    use crate::domain::sessions::USER_ID_KEY;
+    use crate::domain::users::UserStatus;
+    use sea_orm::TransactionTrait;
+
+    let (services, session) = (services()?, session().await?);
+    let pending = session.remove::<server::SignInState>(server::SIGN_IN_STATE).await.map_err(internal)?;
+    let outcome = match pending {
+        None => Err("no-pending-challenge"),
+        Some(pending) => match services.passkeys.finish_sign_in(&services.db, &credential, pending.state).await? {
+            Err(failure) => Err(failure.rule()),
+            Ok(user_id) => match services.users.get(user_id).await {
+                Ok(user) if user.status == UserStatus::Active => Ok(user),
+                Ok(_) => Err("account-not-active"),
+                Err(crate::domain::Error::NotFound) => Err("unknown-user"),
+                Err(err) => return Err(err.into()),
+            },
+        },
+    };
+    let record = |ctx: crate::domain::audit::AuditContext, outcome: Outcome, rule: &str, user: Option<uuid::Uuid>| {
+        let services = services.clone();
+        let rule = rule.to_owned();
+        async move {
+            let txn = services.db.begin().await.map_err(crate::domain::Error::from)?;
+            let entry = AuditEntry {
+                action: Action::AuthSignIn,
+                resource_type: "session",
+                resource_id: user.map(|u| u.to_string()),
+                patient_id: None,
+                outcome,
+                rule: Some(rule),
+            };
+            services.audit.append(&txn, &ctx, entry).await?;
+            txn.commit().await.map_err(crate::domain::Error::from)?;
+            Ok::<_, AppError>(())
+        }
+    };
+    match outcome {
+        Err(rule) => {
+            record(anonymous_context(), Outcome::Denied, rule, None).await?;
+            tracing::warn!(rule, "sign-in refused");
+            Err(AppError::Unauthenticated)
+        }
+        Ok(user) => {
+            // A new session id at sign-in: a fixated or stolen pre-sign-in id is worthless.
+            session.cycle_id().await.map_err(internal)?;
+            let now = services.clock.now().timestamp_micros();
+            session.insert(USER_ID_KEY, user.id.0).await.map_err(internal)?;
+            session.insert(SIGNED_IN_AT, now).await.map_err(internal)?;
+            session.insert(LAST_SEEN, now).await.map_err(internal)?;
+            record(audit_context(user.actor(), Purpose::Operations), Outcome::Allowed, "passkey", Some(user.id.0))
+                .await?;
+            tracing::info!(user_id = %user.id, role = user.role.as_str(), "signed in");
+            Ok(SessionInfo {
+                display_name: user.display_name,
+                role: user.role.as_str().to_owned(),
+                idle_timeout_secs: services.session_policy.idle.num_seconds(),
+            })
+        }
+    }
+}
+
+/// Ends the session on the server; the cookie is worthless afterwards.
+#[server(endpoint = "auth/sign_out", prefix = "/api", input = Json)]
+pub async fn sign_out() -> Result<(), AppError> {
+    use super::context::{audit_context, current_user, internal, services, session};
+    use crate::domain::audit::{Action, AuditEntry, Outcome, Purpose};
+    use sea_orm::TransactionTrait;
+
+    let (services, session) = (services()?, session().await?);
+    if let Some(user) = current_user(&services, &session).await? {
+        let txn = services.db.begin().await.map_err(crate::domain::Error::from)?;
+        let entry = AuditEntry {
+            action: Action::AuthSignOut,
+            resource_type: "session",
+            resource_id: Some(user.id.to_string()),
+            patient_id: None,
+            outcome: Outcome::Allowed,
+            rule: Some("user-request".to_owned()),
+        };
+        services.audit.append(&txn, &audit_context(user.actor(), Purpose::Operations), entry).await?;
+        txn.commit().await.map_err(crate::domain::Error::from)?;
+    }
+    session.flush().await.map_err(internal)?;
+    Ok(())
+}
+
+/// Who is signed in, if anyone. Calling it counts as activity.
+#[server(endpoint = "auth/session", prefix = "/api", input = Json)]
+pub async fn get_session() -> Result<Option<SessionInfo>, AppError> {
+    use super::context::{current_user, services, session};
+    let (services, session) = (services()?, session().await?);
+    Ok(current_user(&services, &session).await?.map(|user| SessionInfo {
+        display_name: user.display_name,
+        role: user.role.as_str().to_owned(),
+        idle_timeout_secs: services.session_policy.idle.num_seconds(),
+    }))
+}

@@ -1,0 +1,62 @@
+import * as fs from 'fs';
+import { test, expect, Page, BrowserContext } from '@playwright/test';
+
+// A platform authenticator that verifies the user, as a phone or laptop would.
+async function addPasskeyDevice(context: BrowserContext, page: Page) {
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2',
+      transport: 'internal',
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+  return cdp;
+}
+
+async function hydrated(page: Page) {
+  await expect(page.locator('main')).toHaveAttribute('data-hydrated', 'true');
+}
+
+test('the bootstrap admin enrolls a passkey, signs in without a user name, and signs out', async ({ page, context }) => {
+  await addPasskeyDevice(context, page);
+  const link = new URL(fs.readFileSync(process.env.E2E_LINK_FILE!, 'utf8').trim());
+
+  await page.goto(link.pathname + link.hash);
+  await hydrated(page);
+  await page.getByLabel('Device name').fill('Test laptop');
+  await page.getByRole('button', { name: 'Create my passkey' }).click();
+  await expect(page.locator('#enroll-done')).toHaveText('Your passkey is ready.');
+
+  await page.getByRole('link', { name: 'Sign in now' }).click();
+  await hydrated(page);
+  await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+  await page.waitForURL('**/admin');
+  await expect(page.getByRole('heading', { level: 1, name: 'Administration' })).toBeVisible();
+  await expect(page.locator('#signed-in-as')).toContainText('E2E Admin');
+
+  // The same link cannot be used twice.
+  await page.goto(link.pathname + link.hash);
+  await hydrated(page);
+  await page.getByRole('button', { name: 'Create my passkey' }).click();
+  await expect(page.getByRole('alert')).toContainText('not valid any more');
+
+  // Another role's page is refused.
+  const portal = await page.goto('/portal');
+  expect(portal?.status()).toBe(403);
+  await expect(page.getByRole('heading', { name: 'Not allowed' })).toBeVisible();
+
+  await page.goto('/admin');
+  await hydrated(page);
+  await page.locator('#sign-out').click();
+  await page.waitForURL((url) => url.pathname === '/');
+  await expect(page.getByRole('link', { name: 'Sign in' }).first()).toBeVisible();
+  // The old page shows no signed-in content once the session is gone.
+  await page.goBack();
+  await page.reload();
+  await expect(page.getByRole('heading', { name: 'Please sign in' })).toBeVisible();
+});
