@@ -25,6 +25,8 @@ pub enum AppError {
     Validation(Vec<FieldError>),
     #[error("{0}")]
     Conflict(String),
+    #[error("too many attempts; please wait a few minutes and try again")]
+    TooManyRequests,
     #[error("something went wrong on our side (incident {incident})")]
     Internal { incident: String },
     /// Transport and encoding failures reported by the server-function layer itself.

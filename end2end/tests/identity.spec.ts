@@ -32,10 +32,19 @@ test('the bootstrap admin enrolls a passkey, signs in without a user name, and s
   await page.getByRole('button', { name: 'Create my passkey' }).click();
   await expect(page.locator('#enroll-done')).toHaveText('Your passkey is ready.');
 
+  const sessionCookie = async () => (await context.cookies()).find((c) => c.name === 'clinic_session');
+  const before = await sessionCookie();
+  expect(before?.httpOnly).toBe(true);
+  expect(before?.sameSite).toBe('Strict');
+
   await page.getByRole('link', { name: 'Sign in now' }).click();
   await hydrated(page);
   await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
   await page.waitForURL('**/admin');
+  // Signing in gives the session a new id.
+  const after = await sessionCookie();
+  expect(after?.value).toBeTruthy();
+  expect(after?.value).not.toBe(before?.value);
   await expect(page.getByRole('heading', { level: 1, name: 'Administration' })).toBeVisible();
   await expect(page.locator('#signed-in-as')).toContainText('E2E Admin');
 

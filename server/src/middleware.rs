@@ -7,7 +7,7 @@
 use app::domain::CspNonce;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::{HeaderValue, header};
@@ -55,4 +55,36 @@ pub async fn security_headers(State(policy): State<HeaderPolicy>, mut request: R
     let cache = if is_static { "no-cache" } else { "no-store" };
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     response
+}
+
+/// Server functions accept only same-origin requests: the `Origin` header must name this
+/// server (as the request reached it, or its configured public URL), or, without an `Origin`,
+/// the browser must say `Sec-Fetch-Site: same-origin`. SameSite=Strict cookies already keep
+/// other sites' requests unauthenticated; this refuses them outright.
+pub async fn same_origin_only(
+    State(allowed): State<std::sync::Arc<AllowedOrigin>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.uri().path().starts_with("/api/") && !is_same_origin(&request, &allowed) {
+        tracing::warn!(path = %request.uri().path(), "cross-origin server function call refused");
+        return (http::StatusCode::FORBIDDEN, "cross-origin requests are not allowed").into_response();
+    }
+    next.run(request).await
+}
+
+/// The configured public origin, e.g. `https://clinic.example.org`.
+#[derive(Clone, Debug)]
+pub struct AllowedOrigin(pub String);
+
+fn is_same_origin(request: &Request, allowed: &AllowedOrigin) -> bool {
+    let headers = request.headers();
+    match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        Some(origin) => {
+            let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+            let reached = origin.split_once("://").map(|(_, authority)| authority) == Some(host);
+            reached || origin == allowed.0
+        }
+        None => headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) == Some("same-origin"),
+    }
 }

@@ -20,7 +20,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::config::Settings;
-use crate::middleware::{HeaderPolicy, security_headers};
+use crate::middleware::{AllowedOrigin, HeaderPolicy, same_origin_only, security_headers};
 use crate::{health, keys};
 
 /// A connected, migrated database and the domain services on top of it.
@@ -69,7 +69,7 @@ fn session_layer(
         .with_expiry(tower_sessions::Expiry::OnInactivity(time::Duration::seconds(idle)))
 }
 
-pub fn router(state: AppState, policy: HeaderPolicy) -> Router {
+pub fn router(state: AppState, policy: HeaderPolicy, origin: AllowedOrigin) -> Router {
     let routes = generate_route_list(App);
     let services = state.services.clone();
     let sessions = session_layer(&services, policy);
@@ -94,7 +94,11 @@ pub fn router(state: AppState, policy: HeaderPolicy) -> Router {
         .with_state(services);
     Router::new()
         .merge(probes)
-        .merge(pages.layer(sessions))
+        .merge(
+            pages
+                .layer(sessions)
+                .layer(axum::middleware::from_fn_with_state(std::sync::Arc::new(origin), same_origin_only)),
+        )
         .layer(axum::middleware::from_fn_with_state(policy, security_headers))
         .layer(
             TraceLayer::new_for_http()
@@ -148,7 +152,8 @@ impl Application {
         let port = listener.local_addr()?.port();
         let chainer = spawn_audit_chainer(&services, Duration::from_millis(settings.audit.chain_interval_ms));
         let state = AppState { leptos_options: leptos_options(settings), services };
-        let router = router(state, HeaderPolicy { tls: settings.server.tls });
+        let origin = AllowedOrigin(settings.public_url()?.origin().ascii_serialization());
+        let router = router(state, HeaderPolicy { tls: settings.server.tls }, origin);
         Ok(Self { port, listener, router, chainer })
     }
 

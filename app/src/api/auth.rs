@@ -112,17 +112,39 @@ pub async fn finish_sign_in(credential: PublicKeyCredential) -> Result<SessionIn
     use sea_orm::TransactionTrait;
 
     let (services, session) = (services()?, session().await?);
+    let anonymous = anonymous_context();
+    let now = services.clock.now();
+    let ip_blocked = match anonymous.ip.as_deref() {
+        Some(ip) => {
+            crate::domain::throttle::failures_from_ip(&services.db, ip, now).await?
+                >= crate::domain::throttle::MAX_FAILURES_PER_IP
+        }
+        None => false,
+    };
     let pending = session.remove::<server::SignInState>(server::SIGN_IN_STATE).await.map_err(internal)?;
-    let outcome = match pending {
-        None => Err("no-pending-challenge"),
+    let outcome: Result<crate::domain::users::User, (&str, Option<uuid::Uuid>)> = match pending {
+        _ if ip_blocked => Err(("rate-limited-ip", None)),
+        None => Err(("no-pending-challenge", None)),
         Some(pending) => match services.passkeys.finish_sign_in(&services.db, &credential, pending.state).await? {
-            Err(failure) => Err(failure.rule()),
-            Ok(user_id) => match services.users.get(user_id).await {
-                Ok(user) if user.status == UserStatus::Active => Ok(user),
-                Ok(_) => Err("account-not-active"),
-                Err(crate::domain::Error::NotFound) => Err("unknown-user"),
-                Err(err) => return Err(err.into()),
-            },
+            Err(failure) => {
+                let account = match &failure {
+                    crate::domain::passkeys::SignInFailure::Verification(user) => Some(user.0),
+                    crate::domain::passkeys::SignInFailure::UnknownCredential => None,
+                };
+                Err((failure.rule(), account))
+            }
+            Ok(user_id) => {
+                let account_blocked = crate::domain::throttle::failures_for_account(&services.db, user_id.0, now)
+                    .await?
+                    >= crate::domain::throttle::MAX_FAILURES_PER_ACCOUNT;
+                match services.users.get(user_id).await {
+                    Ok(_) if account_blocked => Err(("rate-limited-account", Some(user_id.0))),
+                    Ok(user) if user.status == UserStatus::Active => Ok(user),
+                    Ok(_) => Err(("account-not-active", Some(user_id.0))),
+                    Err(crate::domain::Error::NotFound) => Err(("unknown-user", None)),
+                    Err(err) => return Err(err.into()),
+                }
+            }
         },
     };
     let record = |ctx: crate::domain::audit::AuditContext, outcome: Outcome, rule: &str, user: Option<uuid::Uuid>| {
@@ -144,9 +166,15 @@ pub async fn finish_sign_in(credential: PublicKeyCredential) -> Result<SessionIn
         }
     };
     match outcome {
-        Err(rule) => {
-            record(anonymous_context(), Outcome::Denied, rule, None).await?;
+        Err((rule, account)) => {
+            record(anonymous, Outcome::Denied, rule, account).await?;
             tracing::warn!(rule, "sign-in refused");
+            if rule.starts_with("rate-limited") {
+                if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+                    response.set_status(http::StatusCode::TOO_MANY_REQUESTS);
+                }
+                return Err(AppError::TooManyRequests);
+            }
             Err(AppError::Unauthenticated)
         }
         Ok(user) => {

@@ -16,6 +16,7 @@ pub mod sessions;
 pub mod state;
 #[cfg(feature = "test-support")]
 pub mod test_support;
+pub mod throttle;
 pub mod users;
 
 pub use error::Error;

@@ -34,14 +34,15 @@ impl std::fmt::Debug for Passkeys {
 #[derive(Debug)]
 pub enum SignInFailure {
     UnknownCredential,
-    Verification,
+    /// The credential is known, so the account is: failures count against it too.
+    Verification(UserId),
 }
 
 impl SignInFailure {
     pub fn rule(&self) -> &'static str {
         match self {
             SignInFailure::UnknownCredential => "unknown-credential",
-            SignInFailure::Verification => "verification-failed",
+            SignInFailure::Verification(_) => "verification-failed",
         }
     }
 }
@@ -132,7 +133,7 @@ impl Passkeys {
         let mut stored: Passkey =
             serde_json::from_str(&row.passkey).map_err(|e| Error::Internal(anyhow::Error::new(e)))?;
         let Ok(result) = self.webauthn.finish_discoverable_authentication_v2(credential, state, &stored) else {
-            return Ok(Err(SignInFailure::Verification));
+            return Ok(Err(SignInFailure::Verification(UserId(user_uuid))));
         };
         stored.update_credential(&result);
         passkey::Entity::update_many()

@@ -57,7 +57,9 @@ impl Services {
         let audit = Arc::new(AuditLog::new(provider.as_ref(), clock.clone()));
         let chainer = Arc::new(AuditChainer::new(provider.as_ref(), clock.clone()));
         let patients = PatientRepo::new(db.clone(), keys.clone(), indexer.clone(), audit.clone(), clock.clone());
-        let sessions = DbSessionStore::new(db.clone(), clock.clone());
+        // tower-sessions stamps expiry dates from the system clock, so the store compares with
+        // that clock too; the logoff policy itself is decided with `clock` (see api::context).
+        let sessions = DbSessionStore::new(db.clone(), Arc::new(super::clock::SystemClock));
         let users = UserRepo::new(db.clone(), keys.clone(), audit.clone(), clock.clone(), sessions.clone());
         let localhost = url::Url::parse("http://localhost").expect("a valid literal URL");
         let passkeys = Arc::new(Passkeys::new(&localhost, clock.clone()).expect("WebAuthn accepts localhost"));

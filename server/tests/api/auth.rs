@@ -74,3 +74,29 @@ on_both_backends!(without_a_session_no_one_is_signed_in, |backend| async move {
     assert_eq!(response.status(), 200);
     assert_eq!(response.json::<serde_json::Value>().await.unwrap(), serde_json::Value::Null);
 });
+
+on_both_backends!(repeated_failed_sign_ins_from_one_ip_get_429_and_are_audited, |backend| async move {
+    let app = spawn_app(backend).await;
+    let forged = serde_json::json!({"credential": {
+        "id": "AAAA", "rawId": "AAAA", "type": "public-key", "extensions": {},
+        "response": {"authenticatorData": "AAAA", "clientDataJSON": "AAAA", "signature": "AAAA", "userHandle": null}
+    }});
+    let limit = app::domain::throttle::MAX_FAILURES_PER_IP;
+    for attempt in 0..limit {
+        let response = app.call_json("auth/finish_sign_in", forged.clone()).await;
+        assert_ne!(response.status(), 429, "attempt {attempt} was throttled too early");
+    }
+
+    let response = app.call_json("auth/finish_sign_in", forged).await;
+
+    assert_eq!(response.status(), 429);
+    assert!(response.text().await.unwrap().contains("TooManyRequests"));
+    let throttled = audit_event::Entity::find()
+        .filter(audit_event::Column::Action.eq("auth.sign_in"))
+        .filter(audit_event::Column::Rule.eq("rate-limited-ip"))
+        .all(&app.services.db)
+        .await
+        .unwrap();
+    assert_eq!(throttled.len(), 1);
+    assert_eq!(throttled[0].ip.as_deref(), Some("127.0.0.1"));
+});

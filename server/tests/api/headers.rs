@@ -42,3 +42,26 @@ on_both_backends!(hsts_is_sent_when_served_over_tls, |backend| async move {
     let response = app.get("/").await;
     assert_eq!(response.headers()["strict-transport-security"], "max-age=63072000; includeSubDomains");
 });
+
+on_both_backends!(a_cross_origin_server_function_call_is_refused, |backend| async move {
+    let app = spawn_app(backend).await;
+    let url = format!("{}/api/system_status", app.address);
+    let post = |origin: Option<&str>, fetch_site: Option<&str>| {
+        let mut request = app.client.post(&url).header("content-type", "application/x-www-form-urlencoded").body("");
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        if let Some(site) = fetch_site {
+            request = request.header("sec-fetch-site", site);
+        }
+        request.send()
+    };
+
+    assert_eq!(post(Some("https://evil.example"), None).await.unwrap().status(), 403);
+    assert_eq!(post(None, Some("cross-site")).await.unwrap().status(), 403);
+    assert_eq!(post(None, None).await.unwrap().status(), 403);
+    assert_eq!(post(Some(&app.address), None).await.unwrap().status(), 200);
+    assert_eq!(post(None, Some("same-origin")).await.unwrap().status(), 200);
+    // Pages themselves are not affected.
+    assert_eq!(app.get("/").await.status(), 200);
+});

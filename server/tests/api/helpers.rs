@@ -46,10 +46,18 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 pub async fn spawn_app_with(backend: Backend, tls: bool) -> TestApp {
+    spawn_app_full(backend, tls, std::sync::Arc::new(app::domain::clock::SystemClock)).await
+}
+
+/// With a clock the test can move: automatic logoff and expiry without waiting.
+pub async fn spawn_app_with_clock(backend: Backend, clock: std::sync::Arc<app::domain::clock::FixedClock>) -> TestApp {
+    spawn_app_full(backend, false, clock).await
+}
+
+async fn spawn_app_full(backend: Backend, tls: bool, clock: std::sync::Arc<dyn app::domain::clock::Clock>) -> TestApp {
     let db = TestDb::new(backend).await;
     let settings = settings(&db.url, tls);
-    let services =
-        startup::services(&settings, std::sync::Arc::new(app::domain::clock::SystemClock)).await.expect("services");
+    let services = startup::services(&settings, clock).await.expect("services");
     let application = Application::with_services(&settings, services.clone()).await.expect("build app");
     let address = format!("http://127.0.0.1:{}", application.port());
     tokio::spawn(application.run_until_stopped());
@@ -86,6 +94,48 @@ impl TestApp {
             .post(format!("{}/api/{endpoint}", self.address))
             .header("origin", &self.address)
             .header("user-agent", "api-tests/1.0")
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+}
+
+impl TestApp {
+    /// An active account of `role` (a patient account gets a synthetic patient record) and a
+    /// cookie for a session signed in as it.
+    pub async fn signed_in(&self, role: app::domain::audit::Role) -> (app::domain::users::User, String) {
+        use app::domain::audit::{AuditContext, Role};
+        use app::domain::users::{NewPasskey, NewUser};
+        let system = AuditContext::system("test");
+        let patient_id = match role {
+            Role::Patient => {
+                let mut rng = rand::rng();
+                let serial = rand::Rng::random_range(&mut rng, 0..1_000_000);
+                let new = app::domain::seed::synthetic_patient(&mut rng, "TEST", serial);
+                Some(self.services.patients.create(&system, new).await.expect("patient"))
+            }
+            _ => None,
+        };
+        let new = NewUser { role, display_name: format!("Test {}", role.as_str()), patient_id };
+        let invitation = self.services.users.invite(&system, new, chrono::Duration::hours(1)).await.expect("invite");
+        let passkey = NewPasskey {
+            credential_id: uuid::Uuid::new_v4().as_bytes().to_vec(),
+            passkey: "{}".to_owned(),
+            name: "test device".to_owned(),
+        };
+        let id = self.services.users.enroll(&system, invitation.token.expose(), passkey).await.expect("enroll");
+        let user = self.services.users.get(id).await.expect("user");
+        let cookie = app::domain::test_support::signed_in_cookie(&self.services, id).await;
+        (user, cookie)
+    }
+
+    /// Calls a JSON server function with a session cookie.
+    pub async fn call_as(&self, cookie: &str, endpoint: &str, body: serde_json::Value) -> reqwest::Response {
+        reqwest::Client::new()
+            .post(format!("{}/api/{endpoint}", self.address))
+            .header("origin", &self.address)
+            .header("cookie", cookie)
             .json(&body)
             .send()
             .await

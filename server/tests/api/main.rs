@@ -9,3 +9,4 @@ mod health;
 mod helpers;
 mod logs;
 mod pages;
+mod sessions;

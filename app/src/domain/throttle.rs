@@ -1,0 +1,32 @@
+//! Sign-in rate limits, counted from the audit log itself: every refused sign-in is already an
+//! audit row with its IP and, where known, its account, and the log is shared by every node,
+//! so the limit holds across a cluster with no extra state.
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
+
+use super::Error;
+use super::entities::audit_event;
+
+/// Refused sign-ins allowed from one IP address within the window.
+pub const MAX_FAILURES_PER_IP: u64 = 10;
+/// Refused sign-ins allowed against one account within the window.
+pub const MAX_FAILURES_PER_ACCOUNT: u64 = 5;
+pub fn window() -> Duration {
+    Duration::minutes(15)
+}
+
+pub async fn failures_from_ip(db: &DatabaseConnection, ip: &str, now: DateTime<Utc>) -> Result<u64, Error> {
+    Ok(failures(now).filter(audit_event::Column::Ip.eq(ip)).count(db).await?)
+}
+
+pub async fn failures_for_account(db: &DatabaseConnection, user: uuid::Uuid, now: DateTime<Utc>) -> Result<u64, Error> {
+    Ok(failures(now).filter(audit_event::Column::ResourceId.eq(user.to_string())).count(db).await?)
+}
+
+fn failures(now: DateTime<Utc>) -> sea_orm::Select<audit_event::Entity> {
+    audit_event::Entity::find()
+        .filter(audit_event::Column::Action.eq("auth.sign_in"))
+        .filter(audit_event::Column::Outcome.eq("denied"))
+        .filter(audit_event::Column::OccurredAt.gt(now - window()))
+}
