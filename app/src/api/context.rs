@@ -96,3 +96,68 @@ pub async fn require_user(services: &Services, session: &Session) -> Result<User
 pub fn internal(err: impl std::fmt::Display) -> AppError {
     Error::Internal(anyhow::anyhow!("session: {err}")).into()
 }
+
+/// Appends one audit row in a transaction of its own.
+pub async fn record(
+    services: &Services,
+    ctx: &AuditContext,
+    entry: crate::domain::audit::AuditEntry,
+) -> Result<(), AppError> {
+    use sea_orm::TransactionTrait;
+    let txn = services.db.begin().await.map_err(Error::from)?;
+    services.audit.append(&txn, ctx, entry).await?;
+    txn.commit().await.map_err(Error::from)?;
+    Ok(())
+}
+
+fn refusal(action: crate::domain::audit::Action, rule: &str) -> crate::domain::audit::AuditEntry {
+    crate::domain::audit::AuditEntry {
+        action,
+        resource_type: "operation",
+        resource_id: None,
+        patient_id: None,
+        outcome: crate::domain::audit::Outcome::Denied,
+        rule: Some(rule.to_owned()),
+    }
+}
+
+fn set_status(code: http::StatusCode) {
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(code);
+    }
+}
+
+/// The signed-in user, if the access policy lets them run `action`. A refusal (not signed in,
+/// or the wrong role) is audited and answered 401 or 403.
+pub async fn authorize_operation(
+    action: crate::domain::audit::Action,
+) -> Result<(Services, User, AuditContext), AppError> {
+    authorize_with(action, |actor| crate::domain::access::decide_operation(actor, action)).await
+}
+
+/// Like `authorize_operation`, for opening the landing page of `page_role`.
+pub async fn authorize_page(page_role: Role) -> Result<(Services, User, AuditContext), AppError> {
+    authorize_with(crate::domain::audit::Action::PageOpen, |actor| crate::domain::access::decide_page(actor, page_role))
+        .await
+}
+
+async fn authorize_with(
+    action: crate::domain::audit::Action,
+    decide: impl Fn(&Actor) -> crate::domain::access::Decision,
+) -> Result<(Services, User, AuditContext), AppError> {
+    let (services, session) = (services()?, session().await?);
+    let Some(user) = current_user(&services, &session).await? else {
+        record(&services, &anonymous_context(), refusal(action, "not-signed-in")).await?;
+        set_status(http::StatusCode::UNAUTHORIZED);
+        return Err(AppError::Unauthenticated);
+    };
+    let ctx = audit_context(user.actor(), Purpose::Operations);
+    let decision = decide(&ctx.actor);
+    if !decision.allowed {
+        record(&services, &ctx, refusal(action, decision.rule)).await?;
+        tracing::warn!(action = action.as_str(), rule = decision.rule, "operation refused");
+        set_status(http::StatusCode::FORBIDDEN);
+        return Err(AppError::Forbidden);
+    }
+    Ok((services, user, ctx))
+}

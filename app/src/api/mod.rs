@@ -1,6 +1,7 @@
 //! Typed server functions and the DTOs they exchange. Bodies run on the server only; each is a
 //! thin adapter: read the request, call one domain service, map to a DTO.
 
+pub mod admin;
 pub mod auth;
 #[cfg(feature = "ssr")]
 pub mod context;

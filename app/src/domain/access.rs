@@ -34,8 +34,36 @@ pub fn decide_user_admin(actor: &Actor) -> Decision {
     }
 }
 
+/// May `actor` run an operation that concerns accounts or the audit trail rather than one
+/// patient's chart? Admins manage accounts; admins and the security officer review the log.
+pub fn decide_operation(actor: &Actor, action: Action) -> Decision {
+    match action {
+        Action::UserList
+        | Action::UserInvite
+        | Action::UserDisable
+        | Action::UserEnable
+        | Action::UserReenroll
+        | Action::PatientLookup => decide_user_admin(actor),
+        Action::AuditRead | Action::AuditVerify => match actor.role {
+            Role::System => Decision::allow("system-maintenance"),
+            Role::Admin => Decision::allow("admin-reviews-audit"),
+            Role::SecurityOfficer => Decision::allow("security-officer-reviews-audit"),
+            _ => Decision::deny("not-an-auditor"),
+        },
+        _ => Decision::deny("not-an-operation"),
+    }
+}
+
+/// May `actor` open the landing page of `page_role`? Each role has its own.
+pub fn decide_page(actor: &Actor, page_role: Role) -> Decision {
+    if actor.role == page_role { Decision::allow("own-role-page") } else { Decision::deny("another-roles-page") }
+}
+
 /// May `actor` perform `action` on `patient` (None for actions on no patient yet: create, search)?
 pub fn decide(actor: &Actor, action: Action, patient: Option<PatientId>) -> Decision {
+    if action == Action::PatientLookup {
+        return decide_operation(actor, action);
+    }
     match (actor.role, action) {
         (Role::System, _) => Decision::allow("system-maintenance"),
         (Role::Patient, Action::PatientRead) => match (actor.patient_id, patient) {

@@ -182,6 +182,26 @@ impl PatientRepo {
         }
     }
 
+    /// The id of the live patient with this MRN, and nothing else: what an admin needs to link
+    /// a patient's account to their record without seeing the record.
+    #[tracing::instrument(skip_all, fields(actor_role = ctx.actor.role.as_str()))]
+    pub async fn id_by_mrn(&self, ctx: &AuditContext, mrn: &str) -> Result<Option<PatientId>, Error> {
+        let decision = self.authorize(ctx, Action::PatientLookup, None).await?;
+        let index = self.indexer.index(TABLE, "mrn", &normalize_text(mrn));
+        let txn = self.db.begin().await?;
+        let found = patient::Entity::find()
+            .filter(patient::Column::MrnBidx.eq(index))
+            .filter(patient::Column::DeletedAt.is_null())
+            .one(&txn)
+            .await?
+            .map(|row| PatientId(row.id));
+        let mut audit_entry = entry(Action::PatientLookup, found, Outcome::Allowed, decision.rule);
+        audit_entry.resource_id = Some("mrn".to_owned());
+        self.audit.append(&txn, ctx, audit_entry).await?;
+        txn.commit().await?;
+        Ok(found)
+    }
+
     /// Replaces the demographics if `expected_version` is still current; a stale edit is a
     /// conflict, never a silent overwrite.
     #[tracing::instrument(skip_all, fields(patient_id = %id, actor_role = ctx.actor.role.as_str()))]

@@ -34,6 +34,8 @@ pub struct Services {
     pub sessions: DbSessionStore,
     pub passkeys: Arc<Passkeys>,
     pub session_policy: SessionPolicy,
+    /// Where people reach the app: links in invitations point here.
+    pub public_url: url::Url,
 }
 
 /// Automatic logoff (45 CFR 164.312(a)(2)(iii)): a session ends after `idle` without a request
@@ -75,6 +77,7 @@ impl Services {
             sessions,
             passkeys,
             session_policy: SessionPolicy::default(),
+            public_url: url::Url::parse("http://localhost:3000").expect("a valid literal URL"),
         }
     }
 
@@ -82,6 +85,7 @@ impl Services {
     pub fn configure(mut self, public_url: &url::Url, policy: SessionPolicy) -> Result<Self, super::Error> {
         self.passkeys = Arc::new(Passkeys::new(public_url, self.clock.clone())?);
         self.session_policy = policy;
+        self.public_url = public_url.clone();
         Ok(self)
     }
 }

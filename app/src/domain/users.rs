@@ -248,6 +248,29 @@ impl UserRepo {
         Ok(user)
     }
 
+    /// Every account with its passkey count, for the admin's user list. Audited as one read.
+    pub async fn list(&self, ctx: &AuditContext) -> Result<Vec<(User, u64)>, Error> {
+        use sea_orm::{PaginatorTrait, QueryOrder};
+        let decision = self.authorize(ctx, Action::UserList, None).await?;
+        let txn = self.db.begin().await?;
+        let rows = app_user::Entity::find().order_by_asc(app_user::Column::CreatedAt).all(&txn).await?;
+        let mut users = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id = UserId(row.id);
+            let passkeys = passkey::Entity::find().filter(passkey::Column::UserId.eq(row.id)).count(&txn).await?;
+            users.push((id, passkeys));
+        }
+        let mut listed = entry(Action::UserList, UserId(Uuid::nil()), None, Outcome::Allowed, decision.rule);
+        listed.resource_id = None;
+        self.audit.append(&txn, ctx, listed).await?;
+        txn.commit().await?;
+        let mut out = Vec::with_capacity(users.len());
+        for (id, passkeys) in users {
+            out.push((self.load(&self.db, id).await?, passkeys));
+        }
+        Ok(out)
+    }
+
     /// Ids and statuses of the accounts holding `role`, oldest first; opens no sealed field.
     pub async fn ids_by_role(&self, role: Role) -> Result<Vec<(UserId, UserStatus)>, Error> {
         use sea_orm::QueryOrder;
@@ -375,7 +398,7 @@ impl UserRepo {
     }
 
     async fn authorize(&self, ctx: &AuditContext, action: Action, target: Option<UserId>) -> Result<Decision, Error> {
-        let decision = access::decide_user_admin(&ctx.actor);
+        let decision = access::decide_operation(&ctx.actor, action);
         if decision.allowed {
             return Ok(decision);
         }

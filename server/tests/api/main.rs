@@ -8,5 +8,6 @@ mod headers;
 mod health;
 mod helpers;
 mod logs;
+mod matrix;
 mod pages;
 mod sessions;

@@ -93,6 +93,11 @@ pub enum Action {
     UserReenroll,
     AuthSignIn,
     AuthSignOut,
+    UserList,
+    PatientLookup,
+    AuditRead,
+    AuditVerify,
+    PageOpen,
 }
 
 impl Action {
@@ -110,6 +115,11 @@ impl Action {
             Action::UserReenroll => "user.reenroll",
             Action::AuthSignIn => "auth.sign_in",
             Action::AuthSignOut => "auth.sign_out",
+            Action::UserList => "user.list",
+            Action::PatientLookup => "patient.lookup",
+            Action::AuditRead => "audit.read",
+            Action::AuditVerify => "audit.verify",
+            Action::PageOpen => "page.open",
         }
     }
 }

@@ -9,6 +9,7 @@
 pub mod chain;
 mod context;
 mod mac;
+pub mod query;
 pub mod verify;
 
 pub use chain::AuditChainer;

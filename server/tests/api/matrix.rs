@@ -1,0 +1,73 @@
+//! Every protected server function, called as every role and as nobody: allowed where the
+//! policy says so, refused otherwise with 401/403, and every refusal leaves a denied audit row.
+
+use app::domain::audit::{AuditContext, Role};
+use app::domain::entities::audit_event;
+use app::domain::users::NewUser;
+use app::on_both_backends;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+
+use crate::helpers::spawn_app;
+
+const ROLES: [Option<Role>; 5] =
+    [None, Some(Role::Patient), Some(Role::Clinician), Some(Role::Admin), Some(Role::SecurityOfficer)];
+
+on_both_backends!(every_protected_server_function_allows_exactly_its_roles_and_audits_refusals, |backend| async move {
+    let app = spawn_app(backend).await;
+    let target = app
+        .services
+        .users
+        .invite(
+            &AuditContext::system("test"),
+            NewUser { role: Role::Clinician, display_name: "Matrix Target".into(), patient_id: None },
+            chrono::Duration::hours(1),
+        )
+        .await
+        .unwrap()
+        .user_id
+        .to_string();
+    let admin_only = [Role::Admin];
+    let auditors = [Role::Admin, Role::SecurityOfficer];
+    let cases: Vec<(&str, serde_json::Value, &[Role])> = vec![
+        ("admin/list_users", serde_json::json!({}), &admin_only),
+        (
+            "admin/invite_user",
+            serde_json::json!({"role": "clinician", "display_name": "Matrix Invitee", "patient_mrn": null}),
+            &admin_only,
+        ),
+        ("admin/set_user_enabled", serde_json::json!({"user_id": target, "enabled": true}), &admin_only),
+        ("admin/reenroll_user", serde_json::json!({"user_id": target}), &admin_only),
+        ("admin/audit_log", serde_json::json!({"filter": {}, "page": 0}), &auditors),
+        ("admin/verify_audit_log", serde_json::json!({}), &auditors),
+        ("pages/open", serde_json::json!({"role": "patient"}), &[Role::Patient]),
+        ("pages/open", serde_json::json!({"role": "clinician"}), &[Role::Clinician]),
+        ("pages/open", serde_json::json!({"role": "admin"}), &[Role::Admin]),
+        ("pages/open", serde_json::json!({"role": "security_officer"}), &[Role::SecurityOfficer]),
+    ];
+    for role in ROLES {
+        let cookie = match role {
+            Some(role) => app.signed_in(role).await.1,
+            None => String::new(),
+        };
+        for (endpoint, body, allowed) in &cases {
+            let denied_before = denied(&app).await;
+            let response = app.call_as(&cookie, endpoint, body.clone()).await;
+            let status = response.status().as_u16();
+            let text = response.text().await.unwrap();
+            let expected_allowed = role.is_some_and(|r| allowed.contains(&r));
+            if expected_allowed {
+                assert_eq!(status, 200, "{role:?} {endpoint} {body}: {text}");
+                assert_eq!(denied(&app).await, denied_before, "{role:?} {endpoint}: allowed but a denial was audited");
+            } else {
+                let expected = if role.is_none() { 401 } else { 403 };
+                assert_eq!(status, expected, "{role:?} {endpoint} {body}: {text}");
+                assert_eq!(denied(&app).await, denied_before + 1, "{role:?} {endpoint}: refusal not audited");
+                assert!(!text.contains("Matrix Target"), "a refusal carried data");
+            }
+        }
+    }
+});
+
+async fn denied(app: &crate::helpers::TestApp) -> u64 {
+    audit_event::Entity::find().filter(audit_event::Column::Outcome.eq("denied")).count(&app.services.db).await.unwrap()
+}
