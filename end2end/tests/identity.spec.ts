@@ -48,6 +48,40 @@ test('the bootstrap admin enrolls a passkey, signs in without a user name, and s
   await expect(page.getByRole('heading', { level: 1, name: 'Administration' })).toBeVisible();
   await expect(page.locator('#signed-in-as')).toContainText('E2E Admin');
 
+  // The admin invites a clinician, who enrolls on their own device and sees only their pages.
+  await page.getByLabel('Role').selectOption('clinician');
+  await page.getByLabel('Name').fill('Dr Synthetic Clinician');
+  await page.getByRole('button', { name: 'Create enrollment link' }).click();
+  const invite = new URL(await page.getByLabel('Enrollment link').first().inputValue());
+  await expect(page.locator('#users-table')).toContainText('Dr Synthetic Clinician');
+
+  const clinicianContext = await context.browser()!.newContext({ baseURL: `http://localhost:${new URL(page.url()).port}` });
+  const clinician = await clinicianContext.newPage();
+  await addPasskeyDevice(clinicianContext, clinician);
+  await clinician.goto(invite.pathname + invite.hash);
+  await hydrated(clinician);
+  await clinician.getByRole('button', { name: 'Create my passkey' }).click();
+  await expect(clinician.locator('#enroll-done')).toBeVisible();
+  await clinician.goto('/sign-in');
+  await hydrated(clinician);
+  await clinician.getByRole('button', { name: 'Sign in with a passkey' }).click();
+  await clinician.waitForURL('**/dashboard');
+  await expect(clinician.getByRole('heading', { level: 1, name: 'Clinician dashboard' })).toBeVisible();
+  await expect(clinician.getByRole('navigation', { name: 'Main' })).not.toContainText('Administration');
+  const refused = await clinician.goto('/admin');
+  expect(refused?.status()).toBe(403);
+  await expect(clinician.getByRole('heading', { name: 'Not allowed' })).toBeVisible();
+  await clinicianContext.close();
+
+  // The refusal is in the audit log, and the chain verifies.
+  await page.reload();
+  await hydrated(page);
+  await page.getByLabel('Outcome').selectOption('denied');
+  await expect(page.locator('#audit-table')).toContainText('another-roles-page');
+  await page.getByRole('button', { name: 'Verify chain' }).click();
+  await expect(page.locator('#verify-result')).toContainText('Intact');
+  if (process.env.E2E_SCREENSHOTS) await page.screenshot({ path: `${process.env.E2E_SCREENSHOTS}/admin.png`, fullPage: true });
+
   // The same link cannot be used twice.
   await page.goto(link.pathname + link.hash);
   await hydrated(page);

@@ -80,6 +80,7 @@ fn parse_user_id(value: &str) -> Result<crate::domain::ids::UserId, AppError> {
         .map_err(|_| crate::domain::Error::validation("user_id", "is not a user id").into())
 }
 
+#[cfg(feature = "ssr")]
 const ENROLLMENT_HOURS: i64 = 72;
 
 #[server(endpoint = "admin/list_users", prefix = "/api", input = Json)]

@@ -1,5 +1,6 @@
 //! Pages and components, rendered on the server and hydrated in the browser.
 
+mod admin;
 mod enroll;
 mod home;
 mod layout;
@@ -13,10 +14,11 @@ use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
+use admin::{AdminHome, AuditLogPanel};
 use enroll::EnrollPage;
 use home::HomePage;
 use layout::{SessionResource, Shell};
-use role_home::RoleHome;
+use role_home::{Placeholder, RoleGate};
 use sign_in::SignInPage;
 
 use crate::api::auth::get_session;
@@ -69,10 +71,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=HomePage/>
                     <Route path=path!("/sign-in") view=SignInPage/>
                     <Route path=path!("/enroll") view=EnrollPage/>
-                    <Route path=path!("/portal") ssr=SsrMode::Async view=|| view! { <RoleHome role="patient" title="My record"/> }/>
-                    <Route path=path!("/dashboard") ssr=SsrMode::Async view=|| view! { <RoleHome role="clinician" title="Clinician dashboard"/> }/>
-                    <Route path=path!("/admin") ssr=SsrMode::Async view=|| view! { <RoleHome role="admin" title="Administration"/> }/>
-                    <Route path=path!("/security") ssr=SsrMode::Async view=|| view! { <RoleHome role="security_officer" title="Security office"/> }/>
+                    <Route path=path!("/portal") ssr=SsrMode::Async view=|| view! { <RoleGate role="patient" title="My record"><Placeholder text="Your record will appear here."/></RoleGate> }/>
+                    <Route path=path!("/dashboard") ssr=SsrMode::Async view=|| view! { <RoleGate role="clinician" title="Clinician dashboard"><Placeholder text="Your patients will appear here."/></RoleGate> }/>
+                    <Route path=path!("/admin") ssr=SsrMode::Async view=|| view! { <RoleGate role="admin" title="Administration"><AdminHome/></RoleGate> }/>
+                    <Route path=path!("/security") ssr=SsrMode::Async view=|| view! { <RoleGate role="security_officer" title="Security office"><AuditLogPanel/></RoleGate> }/>
                 </Routes>
             </Shell>
         </Router>

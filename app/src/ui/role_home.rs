@@ -1,24 +1,29 @@
-//! The landing page of each role. Which pages a role may open is decided on the server; this
-//! page shows a clear "not allowed" when the signed-in role is not the page's.
+//! Role-gated pages. Whether the signed-in user may open a role's page is decided on the
+//! server (`open_page`, audited when refused); this only renders the answer.
 
 use leptos::prelude::*;
 
 use super::layout::{role_label, use_session};
+use crate::api::admin::open_page;
+use crate::error::AppError;
 
 #[component]
-pub fn RoleHome(role: &'static str, title: &'static str) -> impl IntoView {
+pub fn RoleGate(role: &'static str, title: &'static str, children: ChildrenFn) -> impl IntoView {
+    let access = Resource::new(|| (), move |_| open_page(role.to_owned()));
     let session = use_session();
+    let children = StoredValue::new(children);
     view! {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || session.get().map(|result| match result {
-                Ok(Some(info)) if info.role == role => view! {
-                    <section class="panel" aria-labelledby="role-title">
-                        <h1 id="role-title">{title}</h1>
-                        <p>"Signed in as "<strong>{info.display_name}</strong>" ("{role_label(&info.role)}")."</p>
-                    </section>
+            {move || access.get().map(|result| match result {
+                Ok(()) => view! {
+                    <h1 class="page-title">{title}</h1>
+                    <p class="muted">
+                        {move || session.get().and_then(Result::ok).flatten().map(|info| format!("Signed in as {} ({})", info.display_name, role_label(&info.role)))}
+                    </p>
+                    {children.read_value()()}
                 }.into_any(),
-                Ok(Some(_)) => view! { <NotAllowed/> }.into_any(),
-                Ok(None) => view! {
+                Err(AppError::Forbidden) => view! { <NotAllowed/> }.into_any(),
+                Err(AppError::Unauthenticated) => view! {
                     <section class="panel narrow" aria-labelledby="please-sign-in">
                         <h1 id="please-sign-in">"Please sign in"</h1>
                         <p>"This page needs you to sign in first."</p>
@@ -33,10 +38,6 @@ pub fn RoleHome(role: &'static str, title: &'static str) -> impl IntoView {
 
 #[component]
 pub fn NotAllowed() -> impl IntoView {
-    #[cfg(feature = "ssr")]
-    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-        response.set_status(http::StatusCode::FORBIDDEN);
-    }
     view! {
         <section class="panel narrow" aria-labelledby="not-allowed-title" id="not-allowed">
             <h1 id="not-allowed-title">"Not allowed"</h1>
@@ -44,4 +45,9 @@ pub fn NotAllowed() -> impl IntoView {
             <a class="button" href="/">"Go to the home page"</a>
         </section>
     }
+}
+
+#[component]
+pub fn Placeholder(text: &'static str) -> impl IntoView {
+    view! { <section class="panel"><p>{text}</p></section> }
 }
