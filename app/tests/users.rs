@@ -178,3 +178,35 @@ on_both_backends!(a_patient_account_links_to_its_record_and_its_name_is_sealed, 
     let row = app_user::Entity::find_by_id(invitation.user_id.0).one(&test.db).await.unwrap().unwrap();
     assert!(!String::from_utf8_lossy(&row.display_name.0).contains("Zephyrine"));
 });
+
+on_both_backends!(the_last_passkey_cannot_be_removed_and_others_can_be_renamed_and_removed, |backend| async move {
+    let test = TestDb::new(backend).await;
+    let (services, _, _) = test.services();
+    let invitation = services.users.invite(&system(), clinician("Dr Two Devices"), Duration::hours(1)).await.unwrap();
+    let user = services.users.enroll(&anonymous(), invitation.token.expose(), new_passkey(7)).await.unwrap();
+    let mut own = ctx(Role::Clinician, None);
+    own.actor.user_id = Some(user);
+    let first = services.users.passkeys(user).await.unwrap()[0].id;
+
+    let last = services.users.remove_passkey(&own, user, first).await;
+    assert!(matches!(last, Err(Error::Conflict(_))), "{last:?}");
+
+    services.users.add_passkey(&own, user, new_passkey(8)).await.unwrap();
+    services.users.rename_passkey(&own, user, first, "  Old laptop ").await.unwrap();
+    services.users.remove_passkey(&own, user, first).await.unwrap();
+
+    let left = services.users.passkeys(user).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].name, "device 8");
+    // Someone else's passkey is not yours to remove.
+    let stranger = services.users.invite(&system(), clinician("Dr Other"), Duration::hours(1)).await.unwrap().user_id;
+    assert!(matches!(services.users.remove_passkey(&own, stranger, left[0].id).await, Err(Error::NotFound)));
+    let refusal = audit_event::Entity::find()
+        .filter(audit_event::Column::Action.eq("passkey.remove"))
+        .filter(audit_event::Column::Outcome.eq("denied"))
+        .all(&test.db)
+        .await
+        .unwrap();
+    assert_eq!(refusal.len(), 1);
+    assert_eq!(refusal[0].rule.as_deref(), Some("last-passkey"));
+});

@@ -52,7 +52,7 @@ test('the bootstrap admin enrolls a passkey, signs in without a user name, and s
   await page.getByLabel('Role').selectOption('clinician');
   await page.getByLabel('Name').fill('Dr Synthetic Clinician');
   await page.getByRole('button', { name: 'Create enrollment link' }).click();
-  const invite = new URL(await page.getByLabel('Enrollment link').first().inputValue());
+  const invite = new URL(await page.getByRole('textbox', { name: 'Enrollment link', exact: true }).inputValue());
   await expect(page.locator('#users-table')).toContainText('Dr Synthetic Clinician');
 
   const clinicianContext = await context.browser()!.newContext({ baseURL: `http://localhost:${new URL(page.url()).port}` });
@@ -72,6 +72,29 @@ test('the bootstrap admin enrolls a passkey, signs in without a user name, and s
   expect(refused?.status()).toBe(403);
   await expect(clinician.getByRole('heading', { name: 'Not allowed' })).toBeVisible();
   await clinicianContext.close();
+
+  // A patient account, linked to the patient's record by MRN: the portal, and nothing else.
+  await page.getByLabel('Role').selectOption('patient');
+  await page.getByLabel('Name').fill('Synthetic Patient');
+  await page.getByLabel("Patient's MRN").fill('E2E-0000000');
+  await page.getByRole('button', { name: 'Create enrollment link' }).click();
+  await expect(page.locator('#users-table')).toContainText('Synthetic Patient');
+  const patientInvite = new URL(await page.getByRole('textbox', { name: 'Enrollment link', exact: true }).inputValue());
+  const patientContext = await context.browser()!.newContext({ baseURL: `http://localhost:${new URL(page.url()).port}` });
+  const patient = await patientContext.newPage();
+  await addPasskeyDevice(patientContext, patient);
+  await patient.goto(patientInvite.pathname + patientInvite.hash);
+  await hydrated(patient);
+  await patient.getByRole('button', { name: 'Create my passkey' }).click();
+  await expect(patient.locator('#enroll-done')).toBeVisible();
+  await patient.goto('/sign-in');
+  await hydrated(patient);
+  await patient.getByRole('button', { name: 'Sign in with a passkey' }).click();
+  await patient.waitForURL('**/portal');
+  await expect(patient.getByRole('heading', { level: 1, name: 'My record' })).toBeVisible();
+  expect((await patient.goto('/admin'))?.status()).toBe(403);
+  expect((await patient.goto('/dashboard'))?.status()).toBe(403);
+  await patientContext.close();
 
   // The refusal is in the audit log, and the chain verifies.
   await page.reload();

@@ -37,6 +37,9 @@ pub enum Command {
         /// Do nothing when the database already holds audit history (a repeated `run`).
         #[arg(long)]
         if_empty: bool,
+        /// MRN prefix (letters and digits); random when not given.
+        #[arg(long, value_parser = parse_mrn_prefix)]
+        mrn_prefix: Option<String>,
     },
     /// Audit log maintenance.
     Audit {
@@ -122,13 +125,13 @@ async fn execute(command: Command, settings: &Settings) -> anyhow::Result<ExitCo
             startup::services(settings, clock).await?;
             println!("migrations are current");
         }
-        Command::Seed { patients, if_empty } => {
+        Command::Seed { patients, if_empty, mrn_prefix } => {
             let services = startup::services(settings, clock).await?;
             if if_empty && has_history(&services).await? {
                 println!("the database already has data; not seeding");
                 return Ok(ExitCode::SUCCESS);
             }
-            seed_command(&services, patients).await?;
+            seed_command(&services, patients, mrn_prefix).await?;
         }
         Command::Audit { command: AuditCommand::Chain } => {
             let services = startup::services(settings, clock).await?;
@@ -164,12 +167,22 @@ fn progress_bar(total: u64, what: &str) -> ProgressBar {
     bar
 }
 
-async fn seed_command(services: &Services, count: u64) -> anyhow::Result<()> {
+fn parse_mrn_prefix(value: &str) -> Result<String, String> {
+    if !value.is_empty() && value.len() <= 8 && value.chars().all(|c| c.is_ascii_alphanumeric()) {
+        Ok(value.to_owned())
+    } else {
+        Err("use 1 to 8 letters or digits".to_owned())
+    }
+}
+
+async fn seed_command(services: &Services, count: u64, mrn_prefix: Option<String>) -> anyhow::Result<()> {
     let started = Instant::now();
     let bar = progress_bar(count, "seeding patients");
     let ctx = AuditContext::system("seed");
     let concurrency = if app::domain::db::backend_name(&services.db) == "postgres" { 8 } else { 1 };
-    let created = seed::seed_patients(&services.patients, &ctx, count, concurrency, |n| bar.inc(n)).await?;
+    let run = mrn_prefix.unwrap_or_else(|| seed::run_tag(&mut rand::rng()));
+    let created =
+        seed::seed_patients_tagged(&services.patients, &ctx, count, concurrency, &run, |n| bar.inc(n)).await?;
     bar.finish_and_clear();
     services.chainer.chain_pending(&services.db).await?;
     println!("created {} synthetic patients in {:.1?}", created.len(), started.elapsed());

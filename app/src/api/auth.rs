@@ -74,10 +74,7 @@ pub async fn finish_enrollment(
 ) -> Result<(), AppError> {
     use super::context::{anonymous_context, internal, services, session};
     let (services, session) = (services()?, session().await?);
-    let name = device_name.trim();
-    if name.is_empty() || name.chars().count() > 60 {
-        return Err(crate::domain::Error::validation("device_name", "must be 1 to 60 characters").into());
-    }
+    let name = crate::domain::users::validate_device_name(&device_name)?;
     // Single use: the state leaves the session whatever happens next.
     let Some(pending) = session.remove::<server::EnrollState>(server::ENROLL_STATE).await.map_err(internal)? else {
         return Err(crate::domain::Error::validation("passkey", "this setup expired; please start again").into());
@@ -231,4 +228,85 @@ pub async fn get_session() -> Result<Option<SessionInfo>, AppError> {
         role: user.role.as_str().to_owned(),
         idle_timeout_secs: services.session_policy.idle.num_seconds(),
     }))
+}
+
+/// One of the signed-in person's passkeys.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasskeyInfo {
+    pub id: String,
+    pub name: String,
+    pub created: String,
+    pub last_used: Option<String>,
+}
+
+#[server(endpoint = "account/passkeys", prefix = "/api", input = Json)]
+pub async fn my_passkeys() -> Result<Vec<PasskeyInfo>, AppError> {
+    use super::context::{require_user, services, session};
+    let (services, session) = (services()?, session().await?);
+    let user = require_user(&services, &session).await?;
+    Ok(services
+        .users
+        .passkeys(user.id)
+        .await?
+        .into_iter()
+        .map(|p| PasskeyInfo {
+            id: p.id.to_string(),
+            name: p.name,
+            created: p.created_at.format("%Y-%m-%d").to_string(),
+            last_used: p.last_used_at.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
+        })
+        .collect())
+}
+
+/// Adding a passkey while signed in: step one.
+#[server(endpoint = "account/start_add_passkey", prefix = "/api", input = Json)]
+pub async fn start_add_passkey() -> Result<CreationChallengeResponse, AppError> {
+    use super::context::{internal, require_user, services, session};
+    let (services, session) = (services()?, session().await?);
+    let user = require_user(&services, &session).await?;
+    let existing = services.passkeys.credential_ids(&services.db, user.id).await?;
+    let (challenge, state) = services.passkeys.start_registration(&user, existing)?;
+    session.insert(server::ENROLL_STATE, server::EnrollState { user_id: user.id.0, state }).await.map_err(internal)?;
+    Ok(challenge)
+}
+
+/// Adding a passkey while signed in: step two.
+#[server(endpoint = "account/finish_add_passkey", prefix = "/api", input = Json)]
+pub async fn finish_add_passkey(device_name: String, credential: RegisterPublicKeyCredential) -> Result<(), AppError> {
+    use super::context::{audit_context, internal, require_user, services, session};
+    use crate::domain::audit::Purpose;
+    let (services, session) = (services()?, session().await?);
+    let user = require_user(&services, &session).await?;
+    let name = crate::domain::users::validate_device_name(&device_name)?;
+    let Some(pending) = session.remove::<server::EnrollState>(server::ENROLL_STATE).await.map_err(internal)? else {
+        return Err(crate::domain::Error::validation("passkey", "this setup expired; please start again").into());
+    };
+    if pending.user_id != user.id.0 {
+        return Err(AppError::Forbidden);
+    }
+    let passkey = services.passkeys.finish_registration(&credential, &pending.state, name)?;
+    services.users.add_passkey(&audit_context(user.actor(), Purpose::Operations), user.id, passkey).await?;
+    Ok(())
+}
+
+#[server(endpoint = "account/rename_passkey", prefix = "/api", input = Json)]
+pub async fn rename_passkey(id: String, name: String) -> Result<(), AppError> {
+    use super::context::{audit_context, require_user, services, session};
+    use crate::domain::audit::Purpose;
+    let (services, session) = (services()?, session().await?);
+    let user = require_user(&services, &session).await?;
+    let id = uuid::Uuid::parse_str(&id).map_err(|_| AppError::NotFound)?;
+    services.users.rename_passkey(&audit_context(user.actor(), Purpose::Operations), user.id, id, &name).await?;
+    Ok(())
+}
+
+#[server(endpoint = "account/remove_passkey", prefix = "/api", input = Json)]
+pub async fn remove_passkey(id: String) -> Result<(), AppError> {
+    use super::context::{audit_context, require_user, services, session};
+    use crate::domain::audit::Purpose;
+    let (services, session) = (services()?, session().await?);
+    let user = require_user(&services, &session).await?;
+    let id = uuid::Uuid::parse_str(&id).map_err(|_| AppError::NotFound)?;
+    services.users.remove_passkey(&audit_context(user.actor(), Purpose::Operations), user.id, id).await?;
+    Ok(())
 }

@@ -23,11 +23,24 @@ pub async fn seed_patients(
     concurrency: usize,
     progress: impl Fn(u64),
 ) -> Result<Vec<(PatientId, NewPatient)>, Error> {
-    use futures::{StreamExt, TryStreamExt};
     let run = run_tag(&mut rand::rng());
+    seed_patients_tagged(repo, ctx, count, concurrency, &run, progress).await
+}
+
+/// As [`seed_patients`], with MRNs `{run}-0000000`, `{run}-0000001`, ...: scripts that need a
+/// known patient (browser tests) choose the prefix.
+pub async fn seed_patients_tagged(
+    repo: &PatientRepo,
+    ctx: &AuditContext,
+    count: u64,
+    concurrency: usize,
+    run: &str,
+    progress: impl Fn(u64),
+) -> Result<Vec<(PatientId, NewPatient)>, Error> {
+    use futures::{StreamExt, TryStreamExt};
     let patients: Vec<NewPatient> = {
         let mut rng = rand::rng();
-        (0..count).map(|serial| synthetic_patient(&mut rng, &run, serial)).collect()
+        (0..count).map(|serial| synthetic_patient(&mut rng, run, serial)).collect()
     };
     let created = futures::stream::iter(patients.into_iter().map(|patient| async {
         let id = repo.create(ctx, patient.clone()).await?;

@@ -108,6 +108,23 @@ pub struct NewPasskey {
     pub name: String,
 }
 
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PasskeySummary {
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// A passkey's name as the person typed it, trimmed: 1 to 60 characters.
+pub fn validate_device_name(name: &str) -> Result<&str, Error> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 60 {
+        return Err(Error::validation("device_name", "must be 1 to 60 characters"));
+    }
+    Ok(name)
+}
+
 #[derive(Debug)]
 pub struct Invitation {
     pub user_id: UserId,
@@ -269,6 +286,93 @@ impl UserRepo {
             out.push((self.load(&self.db, id).await?, passkeys));
         }
         Ok(out)
+    }
+
+    /// The user's own passkeys, oldest first.
+    pub async fn passkeys(&self, user: UserId) -> Result<Vec<PasskeySummary>, Error> {
+        use sea_orm::QueryOrder;
+        Ok(passkey::Entity::find()
+            .filter(passkey::Column::UserId.eq(user.0))
+            .order_by_asc(passkey::Column::CreatedAt)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|row| PasskeySummary {
+                id: row.id,
+                name: row.name,
+                created_at: row.created_at,
+                last_used_at: row.last_used_at,
+            })
+            .collect())
+    }
+
+    /// Adds a passkey to a signed-in user's own account.
+    pub async fn add_passkey(&self, ctx: &AuditContext, user: UserId, new_passkey: NewPasskey) -> Result<(), Error> {
+        let txn = self.db.begin().await?;
+        passkey::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            user_id: Set(user.0),
+            credential_id: Set(new_passkey.credential_id),
+            passkey: Set(new_passkey.passkey),
+            name: Set(new_passkey.name),
+            created_at: Set(self.clock.now()),
+            last_used_at: Set(None),
+        }
+        .insert(&txn)
+        .await?;
+        self.audit.append(&txn, ctx, entry(Action::PasskeyAdd, user, None, Outcome::Allowed, "own-account")).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    pub async fn rename_passkey(
+        &self,
+        ctx: &AuditContext,
+        user: UserId,
+        passkey_id: Uuid,
+        name: &str,
+    ) -> Result<(), Error> {
+        let name = validate_device_name(name)?;
+        let txn = self.db.begin().await?;
+        let result = passkey::Entity::update_many()
+            .col_expr(passkey::Column::Name, Expr::value(name))
+            .filter(passkey::Column::Id.eq(passkey_id))
+            .filter(passkey::Column::UserId.eq(user.0))
+            .exec(&txn)
+            .await?;
+        if result.rows_affected == 0 {
+            return Err(Error::NotFound);
+        }
+        self.audit.append(&txn, ctx, entry(Action::PasskeyRename, user, None, Outcome::Allowed, "own-account")).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Removes one of the user's own passkeys; the last one stays, or they could never sign in.
+    pub async fn remove_passkey(&self, ctx: &AuditContext, user: UserId, passkey_id: Uuid) -> Result<(), Error> {
+        use sea_orm::PaginatorTrait;
+        let txn = self.db.begin().await?;
+        let owned = passkey::Entity::find().filter(passkey::Column::UserId.eq(user.0)).count(&txn).await?;
+        let exists = passkey::Entity::find()
+            .filter(passkey::Column::Id.eq(passkey_id))
+            .filter(passkey::Column::UserId.eq(user.0))
+            .one(&txn)
+            .await?
+            .is_some();
+        if !exists {
+            return Err(Error::NotFound);
+        }
+        if owned <= 1 {
+            self.audit
+                .append(&txn, ctx, entry(Action::PasskeyRemove, user, None, Outcome::Denied, "last-passkey"))
+                .await?;
+            txn.commit().await?;
+            return Err(Error::Conflict("this is your only passkey; add another before removing it".to_owned()));
+        }
+        passkey::Entity::delete_by_id(passkey_id).exec(&txn).await?;
+        self.audit.append(&txn, ctx, entry(Action::PasskeyRemove, user, None, Outcome::Allowed, "own-account")).await?;
+        txn.commit().await?;
+        Ok(())
     }
 
     /// Ids and statuses of the accounts holding `role`, oldest first; opens no sealed field.

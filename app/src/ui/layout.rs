@@ -65,8 +65,10 @@ fn SessionMenu() -> impl IntoView {
         <Transition fallback=|| ()>
             {move || match session.get().and_then(Result::ok).flatten() {
                 Some(info) => view! {
+                    <super::idle::IdleWatch idle_timeout_secs=info.idle_timeout_secs/>
                     <div class="session-menu">
                         <span class="who" id="signed-in-as">{info.display_name}" · "{role_label(&info.role)}</span>
+                        <a href="/account">"My passkeys"</a>
                         <button class="button button-secondary" id="sign-out" on:click=move |_| { sign_out.dispatch(()); }>"Sign out"</button>
                     </div>
                 }.into_any(),

@@ -1,8 +1,10 @@
 //! Pages and components, rendered on the server and hydrated in the browser.
 
+mod account;
 mod admin;
 mod enroll;
 mod home;
+mod idle;
 mod layout;
 mod role_home;
 mod sign_in;
@@ -14,6 +16,7 @@ use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
+use account::AccountPage;
 use admin::{AdminHome, AuditLogPanel};
 use enroll::EnrollPage;
 use home::HomePage;
@@ -71,6 +74,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=HomePage/>
                     <Route path=path!("/sign-in") view=SignInPage/>
                     <Route path=path!("/enroll") view=EnrollPage/>
+                    <Route path=path!("/account") view=AccountPage/>
                     <Route path=path!("/portal") ssr=SsrMode::Async view=|| view! { <RoleGate role="patient" title="My record"><Placeholder text="Your record will appear here."/></RoleGate> }/>
                     <Route path=path!("/dashboard") ssr=SsrMode::Async view=|| view! { <RoleGate role="clinician" title="Clinician dashboard"><Placeholder text="Your patients will appear here."/></RoleGate> }/>
                     <Route path=path!("/admin") ssr=SsrMode::Async view=|| view! { <RoleGate role="admin" title="Administration"><AdminHome/></RoleGate> }/>

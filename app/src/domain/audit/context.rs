@@ -98,6 +98,9 @@ pub enum Action {
     AuditRead,
     AuditVerify,
     PageOpen,
+    PasskeyAdd,
+    PasskeyRename,
+    PasskeyRemove,
 }
 
 impl Action {
@@ -120,6 +123,9 @@ impl Action {
             Action::AuditRead => "audit.read",
             Action::AuditVerify => "audit.verify",
             Action::PageOpen => "page.open",
+            Action::PasskeyAdd => "passkey.add",
+            Action::PasskeyRename => "passkey.rename",
+            Action::PasskeyRemove => "passkey.remove",
         }
     }
 }
