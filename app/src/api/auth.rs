@@ -76,7 +76,10 @@ pub async fn finish_enrollment(
     let (services, session) = (services()?, session().await?);
     let name = crate::domain::users::validate_device_name(&device_name)?;
     // Single use: the state leaves the session whatever happens next.
-    let Some(pending) = session.remove::<server::EnrollState>(server::ENROLL_STATE).await.map_err(internal)? else {
+    let pending = session.remove::<server::EnrollState>(server::ENROLL_STATE).await.map_err(internal)?;
+    // Persisted now, before anything can fail: a failed answer must not leave the challenge usable.
+    session.save().await.map_err(internal)?;
+    let Some(pending) = pending else {
         return Err(crate::domain::Error::validation("passkey", "this setup expired; please start again").into());
     };
     let ctx = anonymous_context();
@@ -119,6 +122,8 @@ pub async fn finish_sign_in(credential: PublicKeyCredential) -> Result<SessionIn
         None => false,
     };
     let pending = session.remove::<server::SignInState>(server::SIGN_IN_STATE).await.map_err(internal)?;
+    // Persisted now, before anything can fail: a failed answer must not leave the challenge usable.
+    session.save().await.map_err(internal)?;
     let outcome: Result<crate::domain::users::User, (&str, Option<uuid::Uuid>)> = match pending {
         _ if ip_blocked => Err(("rate-limited-ip", None)),
         None => Err(("no-pending-challenge", None)),
@@ -171,6 +176,9 @@ pub async fn finish_sign_in(credential: PublicKeyCredential) -> Result<SessionIn
                     response.set_status(http::StatusCode::TOO_MANY_REQUESTS);
                 }
                 return Err(AppError::TooManyRequests);
+            }
+            if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+                response.set_status(http::StatusCode::UNAUTHORIZED);
             }
             Err(AppError::Unauthenticated)
         }
@@ -243,7 +251,7 @@ pub struct PasskeyInfo {
 pub async fn my_passkeys() -> Result<Vec<PasskeyInfo>, AppError> {
     use super::context::{require_user, services, session};
     let (services, session) = (services()?, session().await?);
-    let user = require_user(&services, &session).await?;
+    let user = require_user(&services, &session, crate::domain::audit::Action::PasskeyList).await?;
     Ok(services
         .users
         .passkeys(user.id)
@@ -263,7 +271,7 @@ pub async fn my_passkeys() -> Result<Vec<PasskeyInfo>, AppError> {
 pub async fn start_add_passkey() -> Result<CreationChallengeResponse, AppError> {
     use super::context::{internal, require_user, services, session};
     let (services, session) = (services()?, session().await?);
-    let user = require_user(&services, &session).await?;
+    let user = require_user(&services, &session, crate::domain::audit::Action::PasskeyAdd).await?;
     let existing = services.passkeys.credential_ids(&services.db, user.id).await?;
     let (challenge, state) = services.passkeys.start_registration(&user, existing)?;
     session.insert(server::ENROLL_STATE, server::EnrollState { user_id: user.id.0, state }).await.map_err(internal)?;
@@ -276,9 +284,11 @@ pub async fn finish_add_passkey(device_name: String, credential: RegisterPublicK
     use super::context::{audit_context, internal, require_user, services, session};
     use crate::domain::audit::Purpose;
     let (services, session) = (services()?, session().await?);
-    let user = require_user(&services, &session).await?;
+    let user = require_user(&services, &session, crate::domain::audit::Action::PasskeyAdd).await?;
     let name = crate::domain::users::validate_device_name(&device_name)?;
-    let Some(pending) = session.remove::<server::EnrollState>(server::ENROLL_STATE).await.map_err(internal)? else {
+    let pending = session.remove::<server::EnrollState>(server::ENROLL_STATE).await.map_err(internal)?;
+    session.save().await.map_err(internal)?;
+    let Some(pending) = pending else {
         return Err(crate::domain::Error::validation("passkey", "this setup expired; please start again").into());
     };
     if pending.user_id != user.id.0 {
@@ -294,7 +304,7 @@ pub async fn rename_passkey(id: String, name: String) -> Result<(), AppError> {
     use super::context::{audit_context, require_user, services, session};
     use crate::domain::audit::Purpose;
     let (services, session) = (services()?, session().await?);
-    let user = require_user(&services, &session).await?;
+    let user = require_user(&services, &session, crate::domain::audit::Action::PasskeyRename).await?;
     let id = uuid::Uuid::parse_str(&id).map_err(|_| AppError::NotFound)?;
     services.users.rename_passkey(&audit_context(user.actor(), Purpose::Operations), user.id, id, &name).await?;
     Ok(())
@@ -305,7 +315,7 @@ pub async fn remove_passkey(id: String) -> Result<(), AppError> {
     use super::context::{audit_context, require_user, services, session};
     use crate::domain::audit::Purpose;
     let (services, session) = (services()?, session().await?);
-    let user = require_user(&services, &session).await?;
+    let user = require_user(&services, &session, crate::domain::audit::Action::PasskeyRemove).await?;
     let id = uuid::Uuid::parse_str(&id).map_err(|_| AppError::NotFound)?;
     services.users.remove_passkey(&audit_context(user.actor(), Purpose::Operations), user.id, id).await?;
     Ok(())

@@ -88,9 +88,21 @@ pub async fn current_user(services: &Services, session: &Session) -> Result<Opti
     Ok(Some(user))
 }
 
-/// The signed-in user, or Unauthenticated.
-pub async fn require_user(services: &Services, session: &Session) -> Result<User, AppError> {
-    current_user(services, session).await?.ok_or(AppError::Unauthenticated)
+/// The signed-in user, for a function any signed-in person may call on their own account. A
+/// call without a session is audited and answered 401.
+pub async fn require_user(
+    services: &Services,
+    session: &Session,
+    action: crate::domain::audit::Action,
+) -> Result<User, AppError> {
+    match current_user(services, session).await? {
+        Some(user) => Ok(user),
+        None => {
+            record(services, &anonymous_context(), refusal(action, "not-signed-in")).await?;
+            set_status(http::StatusCode::UNAUTHORIZED);
+            Err(AppError::Unauthenticated)
+        }
+    }
 }
 
 pub fn internal(err: impl std::fmt::Display) -> AppError {

@@ -52,6 +52,17 @@ impl From<Error> for AppError {
     /// Internal failures are logged here with their full chain under a fresh incident id; the
     /// browser gets only the id.
     fn from(err: Error) -> Self {
+        // Inside a request, the HTTP status says what kind of failure this was.
+        if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(match &err {
+                Error::NotFound => http::StatusCode::NOT_FOUND,
+                Error::Forbidden => http::StatusCode::FORBIDDEN,
+                Error::Unauthenticated => http::StatusCode::UNAUTHORIZED,
+                Error::Validation(_) => http::StatusCode::UNPROCESSABLE_ENTITY,
+                Error::Conflict(_) => http::StatusCode::CONFLICT,
+                Error::Internal(_) => http::StatusCode::INTERNAL_SERVER_ERROR,
+            });
+        }
         match err {
             Error::NotFound => AppError::NotFound,
             Error::Forbidden => AppError::Forbidden,

@@ -100,3 +100,33 @@ on_both_backends!(repeated_failed_sign_ins_from_one_ip_get_429_and_are_audited, 
     assert_eq!(throttled.len(), 1);
     assert_eq!(throttled[0].ip.as_deref(), Some("127.0.0.1"));
 });
+
+on_both_backends!(a_challenge_is_single_use_and_bound_to_its_own_session, |backend| async move {
+    let app = spawn_app(backend).await;
+    let forged = serde_json::json!({"credential": {
+        "id": "AAAA", "rawId": "AAAA", "type": "public-key", "extensions": {},
+        "response": {"authenticatorData": "AAAA", "clientDataJSON": "AAAA", "signature": "AAAA", "userHandle": null}
+    }});
+    // A challenge issued to one browser session...
+    app.call_json("auth/start_sign_in", serde_json::json!({})).await;
+    // ...cannot be answered from another,
+    let foreign = app.call_as("", "auth/finish_sign_in", forged.clone()).await;
+    assert!(!foreign.status().is_success());
+    // and, once answered, cannot be answered again.
+    app.call_json("auth/finish_sign_in", forged.clone()).await;
+    let replay = app.call_json("auth/finish_sign_in", forged).await;
+    assert!(!replay.status().is_success());
+
+    let rules: Vec<Option<String>> = audit_event::Entity::find()
+        .filter(audit_event::Column::Action.eq("auth.sign_in"))
+        .all(&app.services.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| row.rule)
+        .collect();
+    assert_eq!(
+        rules,
+        [Some("no-pending-challenge".into()), Some("unknown-credential".into()), Some("no-pending-challenge".into())]
+    );
+});

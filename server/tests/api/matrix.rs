@@ -28,6 +28,7 @@ on_both_backends!(every_protected_server_function_allows_exactly_its_roles_and_a
         .to_string();
     let admin_only = [Role::Admin];
     let auditors = [Role::Admin, Role::SecurityOfficer];
+    let everyone = [Role::Patient, Role::Clinician, Role::Admin, Role::SecurityOfficer];
     let cases: Vec<(&str, serde_json::Value, &[Role])> = vec![
         ("admin/list_users", serde_json::json!({}), &admin_only),
         (
@@ -39,6 +40,7 @@ on_both_backends!(every_protected_server_function_allows_exactly_its_roles_and_a
         ("admin/reenroll_user", serde_json::json!({"user_id": target}), &admin_only),
         ("admin/audit_log", serde_json::json!({"filter": {}, "page": 0}), &auditors),
         ("admin/verify_audit_log", serde_json::json!({}), &auditors),
+        ("account/passkeys", serde_json::json!({}), &everyone),
         ("pages/open", serde_json::json!({"role": "patient"}), &[Role::Patient]),
         ("pages/open", serde_json::json!({"role": "clinician"}), &[Role::Clinician]),
         ("pages/open", serde_json::json!({"role": "admin"}), &[Role::Admin]),
