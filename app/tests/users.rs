@@ -106,13 +106,15 @@ on_both_backends!(only_admins_administer_accounts_and_refusals_are_audited, |bac
 
 on_both_backends!(disabling_an_account_ends_its_open_sessions_at_once, |backend| async move {
     let test = TestDb::new(backend).await;
-    let (services, _, clock) = test.services();
+    let (services, _, _) = test.services();
     let user = services.users.invite(&system(), clinician("Dr Leaving"), Duration::hours(1)).await.unwrap().user_id;
     let mut data = HashMap::new();
     data.insert(USER_ID_KEY.to_owned(), serde_json::json!(user.0));
-    let expiry = time::OffsetDateTime::from_unix_timestamp((clock.now() + Duration::hours(1)).timestamp()).unwrap();
+    // The store compares expiry with the system clock, as tower-sessions stamps it.
+    let expiry = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
     let mut open = Record { id: Id::default(), data, expiry_date: expiry };
     services.sessions.create(&mut open).await.unwrap();
+    assert!(services.sessions.load(&open.id).await.unwrap().is_some());
 
     services.users.disable(&system(), user).await.unwrap();
 
@@ -209,4 +211,35 @@ on_both_backends!(the_last_passkey_cannot_be_removed_and_others_can_be_renamed_a
         .unwrap();
     assert_eq!(refusal.len(), 1);
     assert_eq!(refusal[0].rule.as_deref(), Some("last-passkey"));
+});
+
+on_both_backends!(an_admin_can_end_all_sessions_of_a_user_and_it_is_audited, |backend| async move {
+    let test = TestDb::new(backend).await;
+    let (services, _, _) = test.services();
+    let user =
+        services.users.invite(&system(), clinician("Dr Many Devices"), Duration::hours(1)).await.unwrap().user_id;
+    let expiry = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let mut data = HashMap::new();
+        data.insert(USER_ID_KEY.to_owned(), serde_json::json!(user.0));
+        let mut record = Record { id: Id::default(), data, expiry_date: expiry };
+        services.sessions.create(&mut record).await.unwrap();
+        assert!(services.sessions.load(&record.id).await.unwrap().is_some());
+        ids.push(record.id);
+    }
+
+    assert_eq!(services.users.end_sessions(&system(), user).await.unwrap(), 2);
+
+    for id in ids {
+        assert!(services.sessions.load(&id).await.unwrap().is_none());
+    }
+    assert!(matches!(services.users.end_sessions(&ctx(Role::Clinician, None), user).await, Err(Error::Forbidden)));
+    let rows = audit_event::Entity::find()
+        .filter(audit_event::Column::Action.eq("user.end_sessions"))
+        .all(&test.db)
+        .await
+        .unwrap();
+    let outcomes: Vec<_> = rows.iter().map(|r| r.outcome.as_str()).collect();
+    assert_eq!(outcomes, ["allowed", "denied"]);
 });

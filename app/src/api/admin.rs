@@ -146,6 +146,15 @@ pub async fn set_user_enabled(user_id: String, enabled: bool) -> Result<(), AppE
     Ok(())
 }
 
+/// Signs a user out on every device at once.
+#[server(endpoint = "admin/end_sessions", prefix = "/api", input = Json)]
+pub async fn end_user_sessions(user_id: String) -> Result<u64, AppError> {
+    use super::context::authorize_operation;
+    use crate::domain::audit::Action;
+    let (services, _, ctx) = authorize_operation(Action::UserEndSessions).await?;
+    Ok(services.users.end_sessions(&ctx, parse_user_id(&user_id)?).await?)
+}
+
 #[server(endpoint = "admin/reenroll_user", prefix = "/api", input = Json)]
 pub async fn reenroll_user(user_id: String) -> Result<InvitationLink, AppError> {
     use super::context::authorize_operation;

@@ -43,6 +43,7 @@ pub fn decide_operation(actor: &Actor, action: Action) -> Decision {
         | Action::UserDisable
         | Action::UserEnable
         | Action::UserReenroll
+        | Action::UserEndSessions
         | Action::PatientLookup => decide_user_admin(actor),
         Action::AuditRead | Action::AuditVerify => match actor.role {
             Role::System => Decision::allow("system-maintenance"),

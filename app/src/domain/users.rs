@@ -400,6 +400,21 @@ impl UserRepo {
         Ok(())
     }
 
+    /// Signs the user out everywhere, now. Returns how many sessions ended.
+    #[tracing::instrument(skip_all, fields(user_id = %id))]
+    pub async fn end_sessions(&self, ctx: &AuditContext, id: UserId) -> Result<u64, Error> {
+        let decision = self.authorize(ctx, Action::UserEndSessions, Some(id)).await?;
+        let txn = self.db.begin().await?;
+        let ended = crate::domain::entities::session::Entity::delete_many()
+            .filter(crate::domain::entities::session::Column::UserId.eq(id.0))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        self.audit.append(&txn, ctx, entry(Action::UserEndSessions, id, None, Outcome::Allowed, decision.rule)).await?;
+        txn.commit().await?;
+        Ok(ended)
+    }
+
     #[tracing::instrument(skip_all, fields(user_id = %id))]
     pub async fn enable(&self, ctx: &AuditContext, id: UserId) -> Result<(), Error> {
         self.set_status(ctx, id, Action::UserEnable, UserStatus::Active).await

@@ -3,8 +3,8 @@
 use leptos::prelude::*;
 
 use crate::api::admin::{
-    AuditFilter, InvitationLink, invite_user, list_users, read_audit_log, reenroll_user, set_user_enabled,
-    verify_audit_log,
+    AuditFilter, InvitationLink, end_user_sessions, invite_user, list_users, read_audit_log, reenroll_user,
+    set_user_enabled, verify_audit_log,
 };
 
 #[component]
@@ -79,6 +79,7 @@ fn UsersPanel(refresh: RwSignal<u32>) -> impl IntoView {
             result
         }
     });
+    let end_sessions = Action::new(|id: &String| end_user_sessions(id.clone()));
     let reenroll = Action::new(move |id: &String| {
         let id = id.clone();
         async move {
@@ -90,6 +91,10 @@ fn UsersPanel(refresh: RwSignal<u32>) -> impl IntoView {
     view! {
         <section class="panel" aria-labelledby="users-title">
             <h2 id="users-title">"Accounts"</h2>
+            {move || end_sessions.value().get().map(|result| match result {
+                Ok(ended) => view! { <p class="notice" role="status">{format!("{ended} session(s) ended.")}</p> }.into_any(),
+                Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
+            })}
             {move || reenroll.value().get().map(|result| match result {
                 Ok(link) => view! { <LinkBox link/> }.into_any(),
                 Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
@@ -102,7 +107,8 @@ fn UsersPanel(refresh: RwSignal<u32>) -> impl IntoView {
                             <thead><tr><th scope="col">"Name"</th><th scope="col">"Role"</th><th scope="col">"Status"</th><th scope="col">"Passkeys"</th><th scope="col">"Actions"</th></tr></thead>
                             <tbody>
                                 {users.into_iter().map(|user| {
-                                    let (id_toggle, id_reenroll) = (user.id.clone(), user.id.clone());
+                                    let (id_toggle, id_reenroll, id_end) = (user.id.clone(), user.id.clone(), user.id.clone());
+                                    let end_label = format!("Sign out {} everywhere", user.display_name);
                                     let disabled = user.status == "disabled";
                                     let label = format!("{} for {}", if disabled { "Enable" } else { "Disable" }, user.display_name);
                                     let reenroll_label = format!("New enrollment link for {}", user.display_name);
@@ -116,6 +122,10 @@ fn UsersPanel(refresh: RwSignal<u32>) -> impl IntoView {
                                                 <button class="button button-small button-secondary" aria-label=label
                                                     on:click=move |_| { toggle.dispatch((id_toggle.clone(), disabled)); }>
                                                     {if disabled { "Enable" } else { "Disable" }}
+                                                </button>
+                                                <button class="button button-small button-secondary" aria-label=end_label
+                                                    on:click=move |_| { end_sessions.dispatch(id_end.clone()); }>
+                                                    "End sessions"
                                                 </button>
                                                 <button class="button button-small button-secondary" aria-label=reenroll_label
                                                     on:click=move |_| { reenroll.dispatch(id_reenroll.clone()); }>

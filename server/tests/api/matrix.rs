@@ -37,6 +37,7 @@ on_both_backends!(every_protected_server_function_allows_exactly_its_roles_and_a
             &admin_only,
         ),
         ("admin/set_user_enabled", serde_json::json!({"user_id": target, "enabled": true}), &admin_only),
+        ("admin/end_sessions", serde_json::json!({"user_id": target}), &admin_only),
         ("admin/reenroll_user", serde_json::json!({"user_id": target}), &admin_only),
         ("admin/audit_log", serde_json::json!({"filter": {}, "page": 0}), &auditors),
         ("admin/verify_audit_log", serde_json::json!({}), &auditors),
@@ -46,6 +47,28 @@ on_both_backends!(every_protected_server_function_allows_exactly_its_roles_and_a
         ("pages/open", serde_json::json!({"role": "admin"}), &[Role::Admin]),
         ("pages/open", serde_json::json!({"role": "security_officer"}), &[Role::SecurityOfficer]),
     ];
+    // Public by design: the status widget, the session probe and the sign-in ceremony's start.
+    for role in ROLES {
+        let cookie = match role {
+            Some(role) => app.signed_in(role).await.1,
+            None => String::new(),
+        };
+        for endpoint in ["system_status", "auth/session", "auth/start_sign_in"] {
+            let response = if endpoint == "system_status" {
+                reqwest::Client::new()
+                    .post(format!("{}/api/{endpoint}", app.address))
+                    .header("origin", &app.address)
+                    .header("cookie", &cookie)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .send()
+                    .await
+                    .unwrap()
+            } else {
+                app.call_as(&cookie, endpoint, serde_json::json!({})).await
+            };
+            assert_eq!(response.status(), 200, "{role:?} {endpoint}");
+        }
+    }
     for role in ROLES {
         let cookie = match role {
             Some(role) => app.signed_in(role).await.1,
