@@ -22,6 +22,22 @@ async function hydrated(page: Page) {
   await expect(page.locator('main')).toHaveAttribute('data-hydrated', 'true');
 }
 
+// Someone opens their enrollment link on their own device, creates a passkey and signs in.
+async function enrollAndSignIn(admin: Page, link: URL, landing: string) {
+  const context = await admin.context().browser()!.newContext({ baseURL: `http://localhost:${new URL(admin.url()).port}` });
+  const page = await context.newPage();
+  await addPasskeyDevice(context, page);
+  await page.goto(link.pathname + link.hash);
+  await hydrated(page);
+  await page.getByRole('button', { name: 'Create my passkey' }).click();
+  await expect(page.locator('#enroll-done')).toBeVisible();
+  await page.goto('/sign-in');
+  await hydrated(page);
+  await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+  await page.waitForURL(`**${landing}`);
+  return { context, page };
+}
+
 test('the bootstrap admin enrolls a passkey, signs in without a user name, and signs out', async ({ page, context }) => {
   await addPasskeyDevice(context, page);
   const link = new URL(fs.readFileSync(process.env.E2E_LINK_FILE!, 'utf8').trim());
@@ -55,17 +71,7 @@ test('the bootstrap admin enrolls a passkey, signs in without a user name, and s
   const invite = new URL(await page.getByRole('textbox', { name: 'Enrollment link', exact: true }).inputValue());
   await expect(page.locator('#users-table')).toContainText('Dr Synthetic Clinician');
 
-  const clinicianContext = await context.browser()!.newContext({ baseURL: `http://localhost:${new URL(page.url()).port}` });
-  const clinician = await clinicianContext.newPage();
-  await addPasskeyDevice(clinicianContext, clinician);
-  await clinician.goto(invite.pathname + invite.hash);
-  await hydrated(clinician);
-  await clinician.getByRole('button', { name: 'Create my passkey' }).click();
-  await expect(clinician.locator('#enroll-done')).toBeVisible();
-  await clinician.goto('/sign-in');
-  await hydrated(clinician);
-  await clinician.getByRole('button', { name: 'Sign in with a passkey' }).click();
-  await clinician.waitForURL('**/dashboard');
+  const { context: clinicianContext, page: clinician } = await enrollAndSignIn(page, invite, '/dashboard');
   await expect(clinician.getByRole('heading', { level: 1, name: 'Clinician dashboard' })).toBeVisible();
   await expect(clinician.getByRole('navigation', { name: 'Main' })).not.toContainText('Administration');
   const refused = await clinician.goto('/admin');
@@ -80,17 +86,7 @@ test('the bootstrap admin enrolls a passkey, signs in without a user name, and s
   await page.getByRole('button', { name: 'Create enrollment link' }).click();
   await expect(page.locator('#users-table')).toContainText('Synthetic Patient');
   const patientInvite = new URL(await page.getByRole('textbox', { name: 'Enrollment link', exact: true }).inputValue());
-  const patientContext = await context.browser()!.newContext({ baseURL: `http://localhost:${new URL(page.url()).port}` });
-  const patient = await patientContext.newPage();
-  await addPasskeyDevice(patientContext, patient);
-  await patient.goto(patientInvite.pathname + patientInvite.hash);
-  await hydrated(patient);
-  await patient.getByRole('button', { name: 'Create my passkey' }).click();
-  await expect(patient.locator('#enroll-done')).toBeVisible();
-  await patient.goto('/sign-in');
-  await hydrated(patient);
-  await patient.getByRole('button', { name: 'Sign in with a passkey' }).click();
-  await patient.waitForURL('**/portal');
+  const { context: patientContext, page: patient } = await enrollAndSignIn(page, patientInvite, '/portal');
   await expect(patient.getByRole('heading', { level: 1, name: 'My record' })).toBeVisible();
   expect((await patient.goto('/admin'))?.status()).toBe(403);
   expect((await patient.goto('/dashboard'))?.status()).toBe(403);

@@ -24,8 +24,18 @@ impl MigratorTrait for Migrator {
     }
 }
 
-/// Runs each statement of a backend-specific script in order.
-pub(crate) async fn run_script(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
+/// Runs the script written for the connected backend, statement by statement.
+pub(crate) async fn run_for_backend(
+    manager: &SchemaManager<'_>,
+    postgres: &[&str],
+    sqlite: &[&str],
+) -> Result<(), DbErr> {
+    use sea_orm_migration::sea_orm::DbBackend;
+    let statements = match manager.get_database_backend() {
+        DbBackend::Postgres => postgres,
+        DbBackend::Sqlite => sqlite,
+        other => return Err(DbErr::Migration(format!("unsupported database backend {other:?}"))),
+    };
     let conn = manager.get_connection();
     for statement in statements {
         conn.execute_unprepared(statement).await?;

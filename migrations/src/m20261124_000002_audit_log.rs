@@ -8,9 +8,8 @@
 //! database role cannot rewrite history without first dropping a trigger as the table owner.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DbBackend;
 
-use crate::run_script;
+use crate::run_for_backend;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -108,10 +107,6 @@ const SQLITE: &[&str] = &[
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        match manager.get_database_backend() {
-            DbBackend::Postgres => run_script(manager, POSTGRES).await,
-            DbBackend::Sqlite => run_script(manager, SQLITE).await,
-            other => Err(DbErr::Migration(format!("unsupported database backend {other:?}"))),
-        }
+        run_for_backend(manager, POSTGRES, SQLITE).await
     }
 }

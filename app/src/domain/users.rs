@@ -244,17 +244,7 @@ impl UserRepo {
             .filter(app_user::Column::Status.eq(UserStatus::Invited.as_str()))
             .exec(&txn)
             .await?;
-        passkey::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            user_id: Set(user.0),
-            credential_id: Set(new_passkey.credential_id),
-            passkey: Set(new_passkey.passkey),
-            name: Set(new_passkey.name),
-            created_at: Set(now),
-            last_used_at: Set(None),
-        }
-        .insert(&txn)
-        .await?;
+        insert_passkey(&txn, user, new_passkey, now).await?;
         let mut enrolled = ctx.clone();
         enrolled.actor.user_id = Some(user);
         self.audit
@@ -309,17 +299,7 @@ impl UserRepo {
     /// Adds a passkey to a signed-in user's own account.
     pub async fn add_passkey(&self, ctx: &AuditContext, user: UserId, new_passkey: NewPasskey) -> Result<(), Error> {
         let txn = self.db.begin().await?;
-        passkey::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            user_id: Set(user.0),
-            credential_id: Set(new_passkey.credential_id),
-            passkey: Set(new_passkey.passkey),
-            name: Set(new_passkey.name),
-            created_at: Set(self.clock.now()),
-            last_used_at: Set(None),
-        }
-        .insert(&txn)
-        .await?;
+        insert_passkey(&txn, user, new_passkey, self.clock.now()).await?;
         self.audit.append(&txn, ctx, entry(Action::PasskeyAdd, user, None, Outcome::Allowed, "own-account")).await?;
         txn.commit().await?;
         Ok(())
@@ -543,6 +523,26 @@ impl UserRepo {
             Err(err) => err,
         }
     }
+}
+
+async fn insert_passkey<C: ConnectionTrait>(
+    conn: &C,
+    user: UserId,
+    new_passkey: NewPasskey,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    passkey::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(user.0),
+        credential_id: Set(new_passkey.credential_id),
+        passkey: Set(new_passkey.passkey),
+        name: Set(new_passkey.name),
+        created_at: Set(now),
+        last_used_at: Set(None),
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
 }
 
 fn refused_enrollment() -> AuditEntry {
