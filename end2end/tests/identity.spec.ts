@@ -77,6 +77,16 @@ test('the bootstrap admin enrolls a passkey, signs in without a user name, and s
   const refused = await clinician.goto('/admin');
   expect(refused?.status()).toBe(403);
   await expect(clinician.getByRole('heading', { name: 'Not allowed' })).toBeVisible();
+
+  // Disabling the clinician ends their open session at once, and their passkey no longer works.
+  await page.getByRole('button', { name: 'Disable for Dr Synthetic Clinician' }).click();
+  await expect(page.locator('#users-table')).toContainText('disabled');
+  await clinician.goto('/dashboard');
+  await expect(clinician.getByRole('heading', { name: 'Please sign in' })).toBeVisible();
+  await clinician.goto('/sign-in');
+  await hydrated(clinician);
+  await clinician.getByRole('button', { name: 'Sign in with a passkey' }).click();
+  await expect(clinician.getByRole('alert')).toContainText('Sign-in failed');
   await clinicianContext.close();
 
   // A patient account, linked to the patient's record by MRN: the portal, and nothing else.
@@ -97,6 +107,7 @@ test('the bootstrap admin enrolls a passkey, signs in without a user name, and s
   await hydrated(page);
   await page.getByLabel('Outcome').selectOption('denied');
   await expect(page.locator('#audit-table')).toContainText('another-roles-page');
+  await expect(page.locator('#audit-table')).toContainText('account-not-active');
   await page.getByRole('button', { name: 'Verify chain' }).click();
   await expect(page.locator('#verify-result')).toContainText('Intact');
   if (process.env.E2E_SCREENSHOTS) await page.screenshot({ path: `${process.env.E2E_SCREENSHOTS}/admin.png`, fullPage: true });
