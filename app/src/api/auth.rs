@@ -105,11 +105,12 @@ pub async fn start_sign_in() -> Result<RequestChallengeResponse, AppError> {
 /// Step two: the assertion is verified; on success the session gets a new id and the user.
 #[server(endpoint = "auth/finish_sign_in", prefix = "/api", input = Json)]
 pub async fn finish_sign_in(credential: PublicKeyCredential) -> Result<SessionInfo, AppError> {
-    use super::context::{LAST_SEEN, SIGNED_IN_AT, anonymous_context, audit_context, internal, services, session};
+    use super::context::{
+        LAST_SEEN, SIGNED_IN_AT, anonymous_context, audit_context, internal, record, services, session, set_status,
+    };
     use crate::domain::audit::{Action, AuditEntry, Outcome, Purpose};
     use crate::domain::sessions::USER_ID_KEY;
     use crate::domain::users::UserStatus;
-    use sea_orm::TransactionTrait;
 
     let (services, session) = (services()?, session().await?);
     let anonymous = anonymous_context();
@@ -149,37 +150,23 @@ pub async fn finish_sign_in(credential: PublicKeyCredential) -> Result<SessionIn
             }
         },
     };
-    let record = |ctx: crate::domain::audit::AuditContext, outcome: Outcome, rule: &str, user: Option<uuid::Uuid>| {
-        let services = services.clone();
-        let rule = rule.to_owned();
-        async move {
-            let txn = services.db.begin().await.map_err(crate::domain::Error::from)?;
-            let entry = AuditEntry {
-                action: Action::AuthSignIn,
-                resource_type: "session",
-                resource_id: user.map(|u| u.to_string()),
-                patient_id: None,
-                outcome,
-                rule: Some(rule),
-            };
-            services.audit.append(&txn, &ctx, entry).await?;
-            txn.commit().await.map_err(crate::domain::Error::from)?;
-            Ok::<_, AppError>(())
-        }
+    let entry = |outcome: Outcome, rule: &str, user: Option<uuid::Uuid>| AuditEntry {
+        action: Action::AuthSignIn,
+        resource_type: "session",
+        resource_id: user.map(|u| u.to_string()),
+        patient_id: None,
+        outcome,
+        rule: Some(rule.to_owned()),
     };
     match outcome {
         Err((rule, account)) => {
-            record(anonymous, Outcome::Denied, rule, account).await?;
+            record(&services, &anonymous, entry(Outcome::Denied, rule, account)).await?;
             tracing::warn!(rule, "sign-in refused");
             if rule.starts_with("rate-limited") {
-                if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-                    response.set_status(http::StatusCode::TOO_MANY_REQUESTS);
-                }
+                set_status(http::StatusCode::TOO_MANY_REQUESTS);
                 return Err(AppError::TooManyRequests);
             }
-            if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-                response.set_status(http::StatusCode::UNAUTHORIZED);
-            }
+            set_status(http::StatusCode::UNAUTHORIZED);
             Err(AppError::Unauthenticated)
         }
         Ok(user) => {
@@ -189,8 +176,8 @@ pub async fn finish_sign_in(credential: PublicKeyCredential) -> Result<SessionIn
             session.insert(USER_ID_KEY, user.id.0).await.map_err(internal)?;
             session.insert(SIGNED_IN_AT, now).await.map_err(internal)?;
             session.insert(LAST_SEEN, now).await.map_err(internal)?;
-            record(audit_context(user.actor(), Purpose::Operations), Outcome::Allowed, "passkey", Some(user.id.0))
-                .await?;
+            let ctx = audit_context(user.actor(), Purpose::Operations);
+            record(&services, &ctx, entry(Outcome::Allowed, "passkey", Some(user.id.0))).await?;
             tracing::info!(user_id = %user.id, role = user.role.as_str(), "signed in");
             Ok(SessionInfo {
                 display_name: user.display_name,
@@ -204,13 +191,11 @@ pub async fn finish_sign_in(credential: PublicKeyCredential) -> Result<SessionIn
 /// Ends the session on the server; the cookie is worthless afterwards.
 #[server(endpoint = "auth/sign_out", prefix = "/api", input = Json)]
 pub async fn sign_out() -> Result<(), AppError> {
-    use super::context::{audit_context, current_user, internal, services, session};
+    use super::context::{audit_context, current_user, internal, record, services, session};
     use crate::domain::audit::{Action, AuditEntry, Outcome, Purpose};
-    use sea_orm::TransactionTrait;
 
     let (services, session) = (services()?, session().await?);
     if let Some(user) = current_user(&services, &session).await? {
-        let txn = services.db.begin().await.map_err(crate::domain::Error::from)?;
         let entry = AuditEntry {
             action: Action::AuthSignOut,
             resource_type: "session",
@@ -219,8 +204,7 @@ pub async fn sign_out() -> Result<(), AppError> {
             outcome: Outcome::Allowed,
             rule: Some("user-request".to_owned()),
         };
-        services.audit.append(&txn, &audit_context(user.actor(), Purpose::Operations), entry).await?;
-        txn.commit().await.map_err(crate::domain::Error::from)?;
+        record(&services, &audit_context(user.actor(), Purpose::Operations), entry).await?;
     }
     session.flush().await.map_err(internal)?;
     Ok(())

@@ -133,7 +133,8 @@ fn refusal(action: crate::domain::audit::Action, rule: &str) -> crate::domain::a
     }
 }
 
-fn set_status(code: http::StatusCode) {
+/// The HTTP status of the response to this server-function call.
+pub fn set_status(code: http::StatusCode) {
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(code);
     }
