@@ -9,7 +9,7 @@ use app::domain::Error;
 use app::domain::audit::Role;
 use app::domain::entities::{audit_event, patient};
 use app::on_both_backends;
-use common::{TestDb, TestServices, ctx, sample_patient, system};
+use common::{TestDb, TestServices, by_mrn, ctx, sample_patient, system};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 
 on_both_backends!(a_created_patient_reads_back_and_each_access_writes_one_audit_row, |backend| async move {
@@ -30,7 +30,7 @@ on_both_backends!(a_created_patient_reads_back_and_each_access_writes_one_audit_
     assert_eq!(read.patient_id, Some(id.0));
     assert_eq!(read.actor_user_id, reader.actor.user_id.map(|u| u.0));
     assert_eq!(read.actor_role, "patient");
-    assert_eq!(read.purpose.as_deref(), Some("treatment"));
+    assert_eq!(read.purpose.as_deref(), Some("patient_request"));
     assert_eq!(read.ip.as_deref(), Some("192.0.2.10"));
     assert_eq!(read.user_agent.as_deref(), Some("test-agent/1.0"));
     assert_eq!(read.request_id.as_deref(), Some("req-test-1"));
@@ -111,7 +111,7 @@ on_both_backends!(when_the_audit_row_cannot_be_written_no_phi_is_returned, |back
     // Nor can a patient be created or found without its audit row.
     assert!(services.patients.create(&system(), sample_patient("E")).await.is_err());
     assert_eq!(patient::Entity::find().count(&test.db).await.unwrap(), 1);
-    assert!(services.patients.find_by_mrn(&system(), "MRN-D").await.is_err());
+    assert!(services.patients.search(&system(), &by_mrn("MRN-D")).await.is_err());
 });
 
 on_both_backends!(a_deleted_patient_is_invisible_to_normal_reads, |backend| async move {
@@ -121,7 +121,7 @@ on_both_backends!(a_deleted_patient_is_invisible_to_normal_reads, |backend| asyn
     services.patients.delete(&system(), id).await.unwrap();
 
     assert!(matches!(services.patients.get(&system(), id).await, Err(Error::NotFound)));
-    assert!(services.patients.find_by_mrn(&system(), "MRN-F").await.unwrap().is_none());
+    assert!(services.patients.search(&system(), &by_mrn("MRN-F")).await.unwrap().is_empty());
     let row = patient::Entity::find_by_id(id.0).one(&test.db).await.unwrap().unwrap();
     assert!(row.deleted_at.is_some(), "the row is kept for retention");
     // The MRN is free again for a new record.
@@ -151,10 +151,10 @@ on_both_backends!(a_patient_is_found_by_mrn_through_its_blind_index, |backend| a
     let id = services.patients.create(&system(), sample_patient("H")).await.unwrap();
     services.patients.create(&system(), sample_patient("I")).await.unwrap();
 
-    let found = services.patients.find_by_mrn(&system(), "  mrn-h ").await.unwrap().unwrap();
+    let found = services.patients.search(&system(), &by_mrn("  mrn-h ")).await.unwrap();
 
-    assert_eq!(found.id, id);
-    assert!(services.patients.find_by_mrn(&system(), "MRN-nobody").await.unwrap().is_none());
+    assert_eq!(found.iter().map(|m| m.id).collect::<Vec<_>>(), [id]);
+    assert!(services.patients.search(&system(), &by_mrn("MRN-nobody")).await.unwrap().is_empty());
 });
 
 on_both_backends!(a_duplicate_mrn_is_a_conflict, |backend| async move {

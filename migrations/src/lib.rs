@@ -10,6 +10,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261124_000001_keys_and_patients;
 mod m20261124_000002_audit_log;
 mod m20261124_000003_identity;
+mod m20261124_000004_care_and_records;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_keys_and_patients::Migration),
             Box::new(m20261124_000002_audit_log::Migration),
             Box::new(m20261124_000003_identity::Migration),
+            Box::new(m20261124_000004_care_and_records::Migration),
         ]
     }
 }

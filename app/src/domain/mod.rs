@@ -2,7 +2,10 @@
 //! the `ssr` feature so that none of it can reach the WASM bundle.
 
 pub mod access;
+pub mod access_history;
 pub mod audit;
+pub mod break_glass;
+pub mod care;
 pub mod clock;
 pub mod crypto;
 pub mod db;
@@ -11,7 +14,9 @@ pub mod health;
 pub mod ids;
 pub mod passkeys;
 pub mod patients;
+pub mod records;
 pub mod seed;
+pub mod seed_clinic;
 pub mod sessions;
 pub mod state;
 #[cfg(feature = "test-support")]

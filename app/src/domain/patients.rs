@@ -16,11 +16,11 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use super::Error;
-use super::access::{self, Decision};
-use super::audit::{Action, AuditContext, AuditEntry, AuditLog, Outcome};
+use super::access::{Guard, Permit};
+use super::audit::{Action, AuditContext, AuditEntry, AuditLog, Outcome, Role};
 use super::clock::Clock;
 use super::crypto::{BlindIndexer, DataKey, DataKeys, FieldRef, Sealed, normalize_digits, normalize_text};
-use super::entities::patient;
+use super::entities::{care_relationship, patient};
 use super::ids::PatientId;
 use crate::error::FieldError;
 
@@ -96,6 +96,7 @@ pub struct PatientRepo {
     indexer: Arc<BlindIndexer>,
     audit: Arc<AuditLog>,
     clock: Arc<dyn Clock>,
+    guard: Guard,
 }
 
 impl std::fmt::Debug for PatientRepo {
@@ -111,13 +112,14 @@ impl PatientRepo {
         indexer: Arc<BlindIndexer>,
         audit: Arc<AuditLog>,
         clock: Arc<dyn Clock>,
+        guard: Guard,
     ) -> Self {
-        Self { db, keys, indexer, audit, clock }
+        Self { db, keys, indexer, audit, clock, guard }
     }
 
     #[tracing::instrument(skip_all, fields(actor_role = ctx.actor.role.as_str()))]
     pub async fn create(&self, ctx: &AuditContext, new: NewPatient) -> Result<PatientId, Error> {
-        let decision = self.authorize(ctx, Action::PatientCreate, None).await?;
+        let permit = self.authorize(ctx, Action::PatientCreate, None).await?;
         validate(&new)?;
         let id = PatientId::new();
         let now = self.clock.now();
@@ -139,7 +141,24 @@ impl PatientRepo {
         }
         .insert(&txn)
         .await?;
-        self.audit.append(&txn, ctx, entry(Action::PatientCreate, Some(id), Outcome::Allowed, decision.rule)).await?;
+        // The clinician who registers a patient is on their care team from the start.
+        if let (Role::Clinician, Some(clinician)) = (ctx.actor.role, actor) {
+            care_relationship::ActiveModel {
+                id: Set(uuid::Uuid::now_v7()),
+                patient_id: Set(id.0),
+                clinician_id: Set(clinician),
+                kind: Set("care_team".to_owned()),
+                created_at: Set(now),
+                created_by: Set(Some(clinician)),
+                ended_at: Set(None),
+                ended_by: Set(None),
+            }
+            .insert(&txn)
+            .await?;
+        }
+        self.audit
+            .append(&txn, &permit.ctx, entry(Action::PatientCreate, Some(id), Outcome::Allowed, permit.decision.rule))
+            .await?;
         txn.commit().await?;
         tracing::info!(patient_id = %id, "patient created");
         Ok(id)
@@ -147,46 +166,117 @@ impl PatientRepo {
 
     #[tracing::instrument(skip_all, fields(patient_id = %id, actor_role = ctx.actor.role.as_str()))]
     pub async fn get(&self, ctx: &AuditContext, id: PatientId) -> Result<Patient, Error> {
-        let decision = self.authorize(ctx, Action::PatientRead, Some(id)).await?;
+        let permit = self.authorize(ctx, Action::PatientRead, Some(id)).await?;
         let txn = self.db.begin().await?;
         let row = live(id).one(&txn).await?;
         let Some(row) = row else {
-            self.audit.append(&txn, ctx, entry(Action::PatientRead, Some(id), Outcome::Error, "not-found")).await?;
+            self.audit
+                .append(&txn, &permit.ctx, entry(Action::PatientRead, Some(id), Outcome::Error, "not-found"))
+                .await?;
             txn.commit().await?;
             return Err(Error::NotFound);
         };
-        self.audit.append(&txn, ctx, entry(Action::PatientRead, Some(id), Outcome::Allowed, decision.rule)).await?;
+        self.audit
+            .append(&txn, &permit.ctx, entry(Action::PatientRead, Some(id), Outcome::Allowed, permit.decision.rule))
+            .await?;
         txn.commit().await?;
         self.open(&self.db, row).await
     }
 
-    /// Finds the live patient with this MRN through its blind index.
+    /// Finds live patients matching every given criterion exactly, through the blind indexes:
+    /// the database never sees a name, birth date, MRN or phone in clear. Returns only what a
+    /// clinician needs to pick the right person; each match is audited with its patient id.
     #[tracing::instrument(skip_all, fields(actor_role = ctx.actor.role.as_str()))]
-    pub async fn find_by_mrn(&self, ctx: &AuditContext, mrn: &str) -> Result<Option<Patient>, Error> {
-        let decision = self.authorize(ctx, Action::PatientSearch, None).await?;
-        let index = self.indexer.index(TABLE, "mrn", &normalize_text(mrn));
-        let txn = self.db.begin().await?;
-        let row = patient::Entity::find()
-            .filter(patient::Column::MrnBidx.eq(index))
-            .filter(patient::Column::DeletedAt.is_null())
-            .one(&txn)
-            .await?;
-        let found = row.as_ref().map(|r| PatientId(r.id));
-        let mut audit_entry = entry(Action::PatientSearch, found, Outcome::Allowed, decision.rule);
-        audit_entry.resource_id = Some("mrn".to_owned());
-        self.audit.append(&txn, ctx, audit_entry).await?;
-        txn.commit().await?;
-        match row {
-            Some(row) => Ok(Some(self.open(&self.db, row).await?)),
-            None => Ok(None),
+    pub async fn search(&self, ctx: &AuditContext, criteria: &SearchCriteria) -> Result<Vec<PatientMatch>, Error> {
+        let permit = self.authorize(ctx, Action::PatientSearch, None).await?;
+        criteria.validate()?;
+        let mut query = patient::Entity::find().filter(patient::Column::DeletedAt.is_null());
+        let mut used = Vec::new();
+        if let (Some(given), Some(family)) = (&criteria.given_name, &criteria.family_name) {
+            query =
+                query.filter(patient::Column::NameBidx.eq(self.indexer.index(TABLE, "name", &name_key(given, family))));
+            used.push("name");
         }
+        if let Some(birth_date) = criteria.birth_date {
+            let value = birth_date.format("%Y-%m-%d").to_string();
+            query = query.filter(patient::Column::BirthDateBidx.eq(self.indexer.index(TABLE, "birth_date", &value)));
+            used.push("birth_date");
+        }
+        if let Some(mrn) = &criteria.mrn {
+            query = query.filter(patient::Column::MrnBidx.eq(self.indexer.index(TABLE, "mrn", &normalize_text(mrn))));
+            used.push("mrn");
+        }
+        if let Some(phone) = &criteria.phone {
+            query = query.filter(patient::Column::PhoneBidx.eq(self.indexer.index(
+                TABLE,
+                "phone",
+                &normalize_digits(phone),
+            )));
+            used.push("phone");
+        }
+        use sea_orm::QuerySelect;
+        let txn = self.db.begin().await?;
+        let rows = query.limit(SEARCH_LIMIT).all(&txn).await?;
+        let criteria_used = used.join(",");
+        if rows.is_empty() {
+            let mut none = entry(Action::PatientSearch, None, Outcome::Allowed, permit.decision.rule);
+            none.resource_id = Some(criteria_used.clone());
+            self.audit.append(&txn, &permit.ctx, none).await?;
+        }
+        for row in &rows {
+            let mut found =
+                entry(Action::PatientSearch, Some(PatientId(row.id)), Outcome::Allowed, permit.decision.rule);
+            found.resource_id = Some(criteria_used.clone());
+            self.audit.append(&txn, &permit.ctx, found).await?;
+        }
+        txn.commit().await?;
+        let mut matches = Vec::with_capacity(rows.len());
+        for row in rows {
+            matches.push(self.open_match(&self.db, row).await?);
+        }
+        Ok(matches)
+    }
+
+    /// The clinician's own patients: those they are assigned to, on the care team of, or
+    /// named in the consent of. Each listed patient is audited.
+    #[tracing::instrument(skip_all, fields(actor_role = ctx.actor.role.as_str()))]
+    pub async fn my_patients(&self, ctx: &AuditContext) -> Result<Vec<(PatientMatch, Vec<String>)>, Error> {
+        let permit = self.authorize(ctx, Action::PatientList, None).await?;
+        let Some(clinician) = ctx.actor.user_id else { return Err(Error::Forbidden) };
+        let txn = self.db.begin().await?;
+        let links = care_relationship::Entity::find()
+            .filter(care_relationship::Column::ClinicianId.eq(clinician.0))
+            .filter(care_relationship::Column::EndedAt.is_null())
+            .all(&txn)
+            .await?;
+        let mut kinds: std::collections::BTreeMap<uuid::Uuid, Vec<String>> = std::collections::BTreeMap::new();
+        for link in links {
+            kinds.entry(link.patient_id).or_default().push(link.kind);
+        }
+        let rows = patient::Entity::find()
+            .filter(patient::Column::Id.is_in(kinds.keys().copied().collect::<Vec<_>>()))
+            .filter(patient::Column::DeletedAt.is_null())
+            .all(&txn)
+            .await?;
+        for row in &rows {
+            let listed = entry(Action::PatientList, Some(PatientId(row.id)), Outcome::Allowed, permit.decision.rule);
+            self.audit.append(&txn, &permit.ctx, listed).await?;
+        }
+        txn.commit().await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let relationship = kinds.remove(&row.id).unwrap_or_default();
+            out.push((self.open_match(&self.db, row).await?, relationship));
+        }
+        out.sort_by(|(a, _), (b, _)| (&a.family_name, &a.given_name).cmp(&(&b.family_name, &b.given_name)));
+        Ok(out)
     }
 
     /// The id of the live patient with this MRN, and nothing else: what an admin needs to link
     /// a patient's account to their record without seeing the record.
     #[tracing::instrument(skip_all, fields(actor_role = ctx.actor.role.as_str()))]
     pub async fn id_by_mrn(&self, ctx: &AuditContext, mrn: &str) -> Result<Option<PatientId>, Error> {
-        let decision = self.authorize(ctx, Action::PatientLookup, None).await?;
+        let permit = self.authorize(ctx, Action::PatientLookup, None).await?;
         let index = self.indexer.index(TABLE, "mrn", &normalize_text(mrn));
         let txn = self.db.begin().await?;
         let found = patient::Entity::find()
@@ -195,9 +285,9 @@ impl PatientRepo {
             .one(&txn)
             .await?
             .map(|row| PatientId(row.id));
-        let mut audit_entry = entry(Action::PatientLookup, found, Outcome::Allowed, decision.rule);
+        let mut audit_entry = entry(Action::PatientLookup, found, Outcome::Allowed, permit.decision.rule);
         audit_entry.resource_id = Some("mrn".to_owned());
-        self.audit.append(&txn, ctx, audit_entry).await?;
+        self.audit.append(&txn, &permit.ctx, audit_entry).await?;
         txn.commit().await?;
         Ok(found)
     }
@@ -212,7 +302,8 @@ impl PatientRepo {
         expected_version: i32,
         new: NewPatient,
     ) -> Result<i32, Error> {
-        let decision = self.authorize(ctx, Action::PatientUpdate, Some(id)).await?;
+        let permit = self.authorize(ctx, Action::PatientUpdate, Some(id)).await?;
+        let ctx = &permit.ctx;
         validate(&new)?;
         let now = self.clock.now();
         let txn = self.db.begin().await?;
@@ -243,7 +334,9 @@ impl PatientRepo {
             txn.commit().await?;
             return Err(Error::Conflict("this patient was changed by someone else; reload and try again".to_owned()));
         }
-        self.audit.append(&txn, ctx, entry(Action::PatientUpdate, Some(id), Outcome::Allowed, decision.rule)).await?;
+        self.audit
+            .append(&txn, ctx, entry(Action::PatientUpdate, Some(id), Outcome::Allowed, permit.decision.rule))
+            .await?;
         txn.commit().await?;
         Ok(expected_version + 1)
     }
@@ -251,7 +344,8 @@ impl PatientRepo {
     /// Soft delete: the row stays for retention and audit, invisible to normal reads.
     #[tracing::instrument(skip_all, fields(patient_id = %id, actor_role = ctx.actor.role.as_str()))]
     pub async fn delete(&self, ctx: &AuditContext, id: PatientId) -> Result<(), Error> {
-        let decision = self.authorize(ctx, Action::PatientDelete, Some(id)).await?;
+        let permit = self.authorize(ctx, Action::PatientDelete, Some(id)).await?;
+        let ctx = &permit.ctx;
         let now = self.clock.now();
         let txn = self.db.begin().await?;
         let result = patient::Entity::update_many()
@@ -261,29 +355,19 @@ impl PatientRepo {
             .filter(patient::Column::DeletedAt.is_null())
             .exec(&txn)
             .await?;
-        let (outcome, rule) =
-            if result.rows_affected == 0 { (Outcome::Error, "not-found") } else { (Outcome::Allowed, decision.rule) };
+        let (outcome, rule) = if result.rows_affected == 0 {
+            (Outcome::Error, "not-found")
+        } else {
+            (Outcome::Allowed, permit.decision.rule)
+        };
         self.audit.append(&txn, ctx, entry(Action::PatientDelete, Some(id), outcome, rule)).await?;
         txn.commit().await?;
         if result.rows_affected == 0 { Err(Error::NotFound) } else { Ok(()) }
     }
 
     /// Asks the access policy; a refusal is audited before it is returned.
-    async fn authorize(
-        &self,
-        ctx: &AuditContext,
-        action: Action,
-        patient: Option<PatientId>,
-    ) -> Result<Decision, Error> {
-        let decision = access::decide(&ctx.actor, action, patient);
-        if decision.allowed {
-            return Ok(decision);
-        }
-        let txn = self.db.begin().await?;
-        self.audit.append(&txn, ctx, entry(action, patient, Outcome::Denied, decision.rule)).await?;
-        txn.commit().await?;
-        tracing::warn!(action = action.as_str(), rule = decision.rule, "access denied");
-        Err(Error::Forbidden)
+    async fn authorize(&self, ctx: &AuditContext, action: Action, patient: Option<PatientId>) -> Result<Permit, Error> {
+        self.guard.check(ctx, action, RESOURCE, patient).await
     }
 
     fn seal(&self, key: &DataKey, id: PatientId, new: &NewPatient) -> Result<patient::ActiveModel, Error> {
@@ -314,7 +398,24 @@ impl PatientRepo {
         })
     }
 
-    async fn open<C: ConnectionTrait>(&self, conn: &C, row: patient::Model) -> Result<Patient, Error> {
+    async fn open_match<C: ConnectionTrait>(&self, conn: &C, row: patient::Model) -> Result<PatientMatch, Error> {
+        let key = self.keys.get(conn, row.data_key_id).await?;
+        let field = |column| FieldRef::new(TABLE, column, row.id);
+        let open = |column, sealed: &Sealed| key.open_string(field(column), sealed);
+        let id = PatientId(row.id);
+        let birth_date = NaiveDate::parse_from_str(&open("birth_date", &row.birth_date)?, "%Y-%m-%d")
+            .map_err(|_| Error::Internal(anyhow::anyhow!("patient {id} birth_date is not a date")))?;
+        Ok(PatientMatch {
+            id,
+            given_name: open("given_name", &row.given_name)?,
+            family_name: open("family_name", &row.family_name)?,
+            birth_date,
+            mrn: open("mrn", &row.mrn)?,
+        })
+    }
+
+    /// Opens a row read under a permit the caller holds and has audited.
+    pub(super) async fn open<C: ConnectionTrait>(&self, conn: &C, row: patient::Model) -> Result<Patient, Error> {
         let key = self.keys.get(conn, row.data_key_id).await?;
         let id = PatientId(row.id);
         let field = |column| FieldRef::new(TABLE, column, row.id);
@@ -346,7 +447,43 @@ impl PatientRepo {
     }
 }
 
-fn live(id: PatientId) -> sea_orm::Select<patient::Entity> {
+const SEARCH_LIMIT: u64 = 25;
+
+/// Exact-match search criteria; every one given must match. A name needs both parts, since
+/// the index covers the full name.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SearchCriteria {
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub birth_date: Option<NaiveDate>,
+    pub mrn: Option<String>,
+    pub phone: Option<String>,
+}
+
+impl SearchCriteria {
+    fn validate(&self) -> Result<(), Error> {
+        let blank = |v: &Option<String>| v.as_deref().is_none_or(|v| v.trim().is_empty());
+        if blank(&self.given_name) != blank(&self.family_name) {
+            return Err(Error::validation("name", "search by name needs both the given and the family name"));
+        }
+        if blank(&self.given_name) && self.birth_date.is_none() && blank(&self.mrn) && blank(&self.phone) {
+            return Err(Error::validation("search", "enter a name, date of birth, MRN or phone number"));
+        }
+        Ok(())
+    }
+}
+
+/// Just enough to tell patients apart in a search result or a patient list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PatientMatch {
+    pub id: PatientId,
+    pub given_name: String,
+    pub family_name: String,
+    pub birth_date: NaiveDate,
+    pub mrn: String,
+}
+
+pub(super) fn live(id: PatientId) -> sea_orm::Select<patient::Entity> {
     patient::Entity::find_by_id(id.0).filter(patient::Column::DeletedAt.is_null())
 }
 

@@ -6,11 +6,16 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use sea_orm::DatabaseConnection;
 
+use super::access::Guard;
+use super::access_history::AccessHistory;
 use super::audit::{AuditChainer, AuditLog};
+use super::break_glass::BreakGlassRepo;
+use super::care::CareRepo;
 use super::clock::Clock;
 use super::crypto::{BlindIndexer, DataKeys, KekProvider};
 use super::passkeys::Passkeys;
 use super::patients::PatientRepo;
+use super::records::ChartRepo;
 use super::sessions::DbSessionStore;
 use super::users::UserRepo;
 
@@ -29,7 +34,12 @@ pub struct Services {
     pub indexer: Arc<BlindIndexer>,
     pub audit: Arc<AuditLog>,
     pub chainer: Arc<AuditChainer>,
+    pub guard: Guard,
     pub patients: PatientRepo,
+    pub charts: ChartRepo,
+    pub care: CareRepo,
+    pub break_glass: BreakGlassRepo,
+    pub access_history: AccessHistory,
     pub users: UserRepo,
     pub sessions: DbSessionStore,
     pub passkeys: Arc<Passkeys>,
@@ -58,7 +68,14 @@ impl Services {
         let indexer = Arc::new(BlindIndexer::new(provider.as_ref()));
         let audit = Arc::new(AuditLog::new(provider.as_ref(), clock.clone()));
         let chainer = Arc::new(AuditChainer::new(provider.as_ref(), clock.clone()));
-        let patients = PatientRepo::new(db.clone(), keys.clone(), indexer.clone(), audit.clone(), clock.clone());
+        let guard = Guard::new(db.clone(), audit.clone(), clock.clone());
+        let patients =
+            PatientRepo::new(db.clone(), keys.clone(), indexer.clone(), audit.clone(), clock.clone(), guard.clone());
+        let charts =
+            ChartRepo::new(db.clone(), keys.clone(), audit.clone(), clock.clone(), guard.clone(), patients.clone());
+        let care = CareRepo::new(db.clone(), audit.clone(), clock.clone(), guard.clone());
+        let break_glass = BreakGlassRepo::new(db.clone(), keys.clone(), audit.clone(), clock.clone(), guard.clone());
+        let access_history = AccessHistory::new(db.clone(), audit.clone(), guard.clone());
         // tower-sessions stamps expiry dates from the system clock, so the store compares with
         // that clock too; the logoff policy itself is decided with `clock` (see api::context).
         let sessions = DbSessionStore::new(db.clone(), Arc::new(super::clock::SystemClock));
@@ -72,7 +89,12 @@ impl Services {
             indexer,
             audit,
             chainer,
+            guard,
             patients,
+            charts,
+            care,
+            break_glass,
+            access_history,
             users,
             sessions,
             passkeys,

@@ -368,6 +368,43 @@ impl UserRepo {
             .collect()
     }
 
+    /// Names and roles of workforce members (never a patient's name), for pages that show who
+    /// did something: a chart's authors, "who looked at my record", the review queue.
+    pub async fn workforce_names(
+        &self,
+        ids: impl IntoIterator<Item = UserId>,
+    ) -> Result<std::collections::HashMap<UserId, (Role, String)>, Error> {
+        let ids: std::collections::BTreeSet<Uuid> = ids.into_iter().map(|id| id.0).collect();
+        let rows = app_user::Entity::find()
+            .filter(app_user::Column::Id.is_in(ids))
+            .filter(app_user::Column::Role.ne(Role::Patient.as_str()))
+            .all(&self.db)
+            .await?;
+        let mut names = std::collections::HashMap::with_capacity(rows.len());
+        for row in rows {
+            let user = self.load(&self.db, UserId(row.id)).await?;
+            names.insert(user.id, (user.role, user.display_name));
+        }
+        Ok(names)
+    }
+
+    /// Active and invited clinicians, by name: the directory a patient picks from to grant
+    /// consent and an admin picks from to assign.
+    pub async fn clinicians(&self) -> Result<Vec<(UserId, String)>, Error> {
+        let rows = app_user::Entity::find()
+            .filter(app_user::Column::Role.eq(Role::Clinician.as_str()))
+            .filter(app_user::Column::Status.ne(UserStatus::Disabled.as_str()))
+            .all(&self.db)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let user = self.load(&self.db, UserId(row.id)).await?;
+            out.push((user.id, user.display_name));
+        }
+        out.sort_by(|a, b| a.1.cmp(&b.1));
+        Ok(out)
+    }
+
     pub async fn get(&self, id: UserId) -> Result<User, Error> {
         self.load(&self.db, id).await
     }

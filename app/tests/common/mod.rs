@@ -97,3 +97,71 @@ pub fn sample_patient(tag: &str) -> NewPatient {
         }),
     }
 }
+
+pub fn by_mrn(mrn: &str) -> app::domain::patients::SearchCriteria {
+    app::domain::patients::SearchCriteria { mrn: Some(mrn.to_owned()), ..Default::default() }
+}
+
+/// An invited account of `role` and the audit context of a request made by it.
+pub async fn staff(services: &Services, role: Role, name: &str) -> AuditContext {
+    let new = app::domain::users::NewUser { role, display_name: name.to_owned(), patient_id: None };
+    let invitation = services.users.invite(&system(), new, chrono::Duration::hours(1)).await.unwrap();
+    AuditContext { actor: Actor { user_id: Some(invitation.user_id), role, patient_id: None }, ..ctx(role, None) }
+}
+
+/// A patient's own account and its request context.
+pub async fn patient_account(services: &Services, patient: PatientId) -> AuditContext {
+    let new = app::domain::users::NewUser {
+        role: Role::Patient,
+        display_name: "Patient Account".to_owned(),
+        patient_id: Some(patient),
+    };
+    let invitation = services.users.invite(&system(), new, chrono::Duration::hours(1)).await.unwrap();
+    AuditContext {
+        actor: Actor { user_id: Some(invitation.user_id), role: Role::Patient, patient_id: Some(patient) },
+        ..ctx(Role::Patient, Some(patient))
+    }
+}
+
+pub fn user_of(ctx: &AuditContext) -> UserId {
+    ctx.actor.user_id.unwrap()
+}
+
+/// A set of vital signs taken the day before the pinned clock's "now".
+pub fn vital(systolic: u16, diastolic: u16) -> app::clinical::EntryBody {
+    app::clinical::EntryBody::Vital(app::clinical::Vital {
+        taken_at: Utc.with_ymd_and_hms(2026, 11, 23, 10, 30, 0).unwrap(),
+        systolic: Some(systolic),
+        diastolic: Some(diastolic),
+        heart_rate: Some(72),
+        temperature_c: Some(36.8),
+        weight_kg: Some(70.5),
+        height_cm: Some(172.0),
+        spo2: Some(98),
+    })
+}
+
+/// Everything the database holds as bytes an attacker with a copy would see: the SQLite file
+/// and its write-ahead log, or a `pg_dump` of the PostgreSQL database.
+pub async fn database_dump(test: &TestDb) -> String {
+    match test.backend {
+        Backend::Sqlite => {
+            let path = test.url.trim_start_matches("sqlite://").split('?').next().unwrap().to_owned();
+            let mut bytes = std::fs::read(&path).unwrap();
+            if let Ok(wal) = std::fs::read(format!("{path}-wal")) {
+                bytes.extend(wal);
+            }
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
+        Backend::Postgres => {
+            let output = std::process::Command::new("pg_dump")
+                .args(["--data-only", "--no-owner", &test.url])
+                .output()
+                .expect("pg_dump is installed with PostgreSQL's client tools");
+            assert!(output.status.success(), "pg_dump failed: {}", String::from_utf8_lossy(&output.stderr));
+            let dump = String::from_utf8_lossy(&output.stdout).into_owned();
+            assert!(dump.contains("COPY public.patient"), "the dump holds the patient table");
+            dump
+        }
+    }
+}

@@ -103,9 +103,69 @@ pub enum Action {
     PasskeyAdd,
     PasskeyRename,
     PasskeyRemove,
+    ChartRead,
+    EntryCreate,
+    EntryUpdate,
+    EntryDelete,
+    PatientList,
+    AccessLogRead,
+    ConsentList,
+    ConsentGrant,
+    ConsentRevoke,
+    CareList,
+    CareAssign,
+    CareEnd,
+    BreakGlassDeclare,
+    BreakGlassList,
+    BreakGlassReview,
+    AlertList,
+    ClinicianList,
 }
 
 impl Action {
+    /// Every action, for exhaustive policy tests.
+    pub const ALL: [Action; 39] = [
+        Action::PatientCreate,
+        Action::PatientRead,
+        Action::PatientUpdate,
+        Action::PatientDelete,
+        Action::PatientSearch,
+        Action::UserInvite,
+        Action::UserEnroll,
+        Action::UserDisable,
+        Action::UserEnable,
+        Action::UserReenroll,
+        Action::UserEndSessions,
+        Action::AuthSignIn,
+        Action::AuthSignOut,
+        Action::UserList,
+        Action::PatientLookup,
+        Action::AuditRead,
+        Action::AuditVerify,
+        Action::PageOpen,
+        Action::PasskeyList,
+        Action::PasskeyAdd,
+        Action::PasskeyRename,
+        Action::PasskeyRemove,
+        Action::ChartRead,
+        Action::EntryCreate,
+        Action::EntryUpdate,
+        Action::EntryDelete,
+        Action::PatientList,
+        Action::AccessLogRead,
+        Action::ConsentList,
+        Action::ConsentGrant,
+        Action::ConsentRevoke,
+        Action::CareList,
+        Action::CareAssign,
+        Action::CareEnd,
+        Action::BreakGlassDeclare,
+        Action::BreakGlassList,
+        Action::BreakGlassReview,
+        Action::AlertList,
+        Action::ClinicianList,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Action::PatientCreate => "patient.create",
@@ -130,6 +190,23 @@ impl Action {
             Action::PasskeyAdd => "passkey.add",
             Action::PasskeyRename => "passkey.rename",
             Action::PasskeyRemove => "passkey.remove",
+            Action::ChartRead => "chart.read",
+            Action::EntryCreate => "chart.entry.create",
+            Action::EntryUpdate => "chart.entry.update",
+            Action::EntryDelete => "chart.entry.delete",
+            Action::PatientList => "patient.list",
+            Action::AccessLogRead => "patient.access_log.read",
+            Action::ConsentList => "consent.list",
+            Action::ConsentGrant => "consent.grant",
+            Action::ConsentRevoke => "consent.revoke",
+            Action::CareList => "care.list",
+            Action::CareAssign => "care.assign",
+            Action::CareEnd => "care.end",
+            Action::BreakGlassDeclare => "break_glass.declare",
+            Action::BreakGlassList => "break_glass.list",
+            Action::BreakGlassReview => "break_glass.review",
+            Action::AlertList => "alert.list",
+            Action::ClinicianList => "clinician.list",
         }
     }
 }
@@ -163,6 +240,11 @@ pub struct AuditContext {
 }
 
 impl AuditContext {
+    /// The same request, recorded under the purpose and justification an access decision gave.
+    pub fn for_access(&self, purpose: Purpose, justification: Option<String>) -> Self {
+        Self { purpose, justification: justification.or_else(|| self.justification.clone()), ..self.clone() }
+    }
+
     /// The context of a command run by an operator on the server itself.
     pub fn system(command: &str) -> Self {
         Self {

@@ -1,0 +1,146 @@
+//! Loads the facts the policy needs (care relationships, an unexpired break-glass), asks
+//! [`decide`](super::decide), and audits every refusal before it is returned. Allowed accesses
+//! are audited by the repository that performs them, in the same transaction, through the
+//! [`Permit`] this returns.
+
+use std::sync::Arc;
+
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+};
+use uuid::Uuid;
+
+use super::{Decision, Relationship, decide};
+use crate::domain::Error;
+use crate::domain::audit::{Action, AuditContext, AuditEntry, AuditLog, Outcome, Role};
+use crate::domain::clock::Clock;
+use crate::domain::entities::{break_glass, care_relationship};
+use crate::domain::ids::{PatientId, UserId};
+
+#[derive(Clone)]
+pub struct Guard {
+    db: DatabaseConnection,
+    audit: Arc<AuditLog>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Guard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Guard")
+    }
+}
+
+/// An allowed decision, with the request's audit context set to the purpose (and, for
+/// break-glass, the declaration) that the decision rests on.
+#[derive(Clone, Debug)]
+pub struct Permit {
+    pub decision: Decision,
+    pub ctx: AuditContext,
+    pub patient: Option<PatientId>,
+}
+
+impl Permit {
+    /// The audit row of the allowed access this permit covers.
+    pub fn entry(&self, action: Action, resource_type: &'static str, resource_id: Option<String>) -> AuditEntry {
+        AuditEntry {
+            action,
+            resource_type,
+            resource_id,
+            patient_id: self.patient.map(|p| p.0),
+            outcome: Outcome::Allowed,
+            rule: Some(self.decision.rule.to_owned()),
+        }
+    }
+
+    /// The audit row of an access the permit allowed that then failed (not found, stale).
+    pub fn failure(
+        &self,
+        action: Action,
+        resource_type: &'static str,
+        resource_id: Option<String>,
+        reason: &str,
+    ) -> AuditEntry {
+        AuditEntry {
+            outcome: Outcome::Error,
+            rule: Some(reason.to_owned()),
+            ..self.entry(action, resource_type, resource_id)
+        }
+    }
+}
+
+impl Guard {
+    pub fn new(db: DatabaseConnection, audit: Arc<AuditLog>, clock: Arc<dyn Clock>) -> Self {
+        Self { db, audit, clock }
+    }
+
+    /// Decides; a refusal is audited (in its own transaction) and returned as Forbidden.
+    #[tracing::instrument(skip_all, fields(action = action.as_str(), actor_role = ctx.actor.role.as_str()))]
+    pub async fn check(
+        &self,
+        ctx: &AuditContext,
+        action: Action,
+        resource_type: &'static str,
+        patient: Option<PatientId>,
+    ) -> Result<Permit, Error> {
+        let (relationship, break_glass) = match (ctx.actor.role, ctx.actor.user_id, patient) {
+            (Role::Clinician, Some(user), Some(patient)) => self.relationship(&self.db, user, patient).await?,
+            _ => (Relationship::default(), None),
+        };
+        let decision = decide(&ctx.actor, action, patient, relationship);
+        if !decision.allowed {
+            let denied = AuditEntry {
+                action,
+                resource_type,
+                resource_id: patient.map(|p| p.to_string()),
+                patient_id: patient.map(|p| p.0),
+                outcome: Outcome::Denied,
+                rule: Some(decision.rule.to_owned()),
+            };
+            let txn = self.db.begin().await?;
+            self.audit.append(&txn, ctx, denied).await?;
+            txn.commit().await?;
+            tracing::warn!(rule = decision.rule, "access denied");
+            return Err(Error::Forbidden);
+        }
+        // The audit row of a break-glass access points at the declaration, whose sealed reason
+        // the security officer reviews; the reason itself stays out of the audit table.
+        let justification = match (decision.rule, break_glass) {
+            ("break-glass", Some(id)) => Some(format!("break-glass {id}")),
+            _ => None,
+        };
+        Ok(Permit { decision, ctx: ctx.for_access(decision.purpose, justification), patient })
+    }
+
+    /// What relates `clinician` to `patient` right now, and the live break-glass declaration
+    /// if there is one.
+    pub async fn relationship<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        clinician: UserId,
+        patient: PatientId,
+    ) -> Result<(Relationship, Option<Uuid>), Error> {
+        let kinds = care_relationship::Entity::find()
+            .filter(care_relationship::Column::PatientId.eq(patient.0))
+            .filter(care_relationship::Column::ClinicianId.eq(clinician.0))
+            .filter(care_relationship::Column::EndedAt.is_null())
+            .all(conn)
+            .await?;
+        let has = |kind: &str| kinds.iter().any(|row| row.kind == kind);
+        let now = self.clock.now();
+        let emergency = break_glass::Entity::find()
+            .filter(break_glass::Column::ClinicianId.eq(clinician.0))
+            .filter(break_glass::Column::PatientId.eq(patient.0))
+            .filter(break_glass::Column::DeclaredAt.lte(now))
+            .filter(break_glass::Column::ExpiresAt.gt(now))
+            .order_by_desc(break_glass::Column::ExpiresAt)
+            .one(conn)
+            .await?;
+        let relationship = Relationship {
+            assigned: has("assignment"),
+            care_team: has("care_team"),
+            consent: has("consent"),
+            break_glass: emergency.is_some(),
+        };
+        Ok((relationship, emergency.map(|row| row.id)))
+    }
+}

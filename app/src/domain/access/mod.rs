@@ -1,0 +1,193 @@
+//! The one place that decides who may touch a patient's PHI (45 CFR 164.308(a)(4),
+//! 164.312(a)(1)).
+//!
+//! Role alone never opens a chart. A clinician needs a relationship to the patient: assigned to
+//! them, on their care team, named in the patient's consent, or a declared emergency
+//! (break-glass) that has not expired. Admins manage accounts and care relationships but never
+//! see clinical PHI, and the security officer reviews without reading charts (minimum
+//! necessary, 164.502(b)). A patient sees their own record. Every decision names its rule and
+//! the purpose of use, and both go into the audit row.
+//!
+//! [`decide`] is a pure function of the actor, the action and the facts about the relationship,
+//! so it can be tested exhaustively; [`Guard`] loads those facts and audits every refusal.
+
+mod guard;
+
+pub use guard::{Guard, Permit};
+
+use super::audit::{Action, Actor, Purpose, Role};
+use super::ids::PatientId;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Decision {
+    pub allowed: bool,
+    /// The rule that decided, recorded in the audit row.
+    pub rule: &'static str,
+    /// The purpose of use the access is recorded under.
+    pub purpose: Purpose,
+}
+
+impl Decision {
+    const fn allow(rule: &'static str) -> Self {
+        Self { allowed: true, rule, purpose: Purpose::Operations }
+    }
+
+    const fn allow_for(rule: &'static str, purpose: Purpose) -> Self {
+        Self { allowed: true, rule, purpose }
+    }
+
+    const fn deny(rule: &'static str) -> Self {
+        Self { allowed: false, rule, purpose: Purpose::Operations }
+    }
+}
+
+/// What is known about a clinician's relationship to one patient, loaded by [`Guard`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Relationship {
+    pub assigned: bool,
+    pub care_team: bool,
+    pub consent: bool,
+    /// A break-glass declaration for this patient that has not expired.
+    pub break_glass: bool,
+}
+
+/// May `actor` administer user accounts (invite, disable, enable, re-enroll)? Account
+/// administration is the admin's job; it never opens clinical PHI.
+pub fn decide_user_admin(actor: &Actor) -> Decision {
+    match actor.role {
+        Role::System => SYSTEM,
+        Role::Admin => Decision::allow("admin-manages-accounts"),
+        _ => Decision::deny("not-an-admin"),
+    }
+}
+
+/// May `actor` run an operation that concerns accounts or the audit trail rather than one
+/// patient's chart? Admins manage accounts; admins and the security officer review the log.
+pub fn decide_operation(actor: &Actor, action: Action) -> Decision {
+    match action {
+        Action::UserList
+        | Action::UserInvite
+        | Action::UserDisable
+        | Action::UserEnable
+        | Action::UserReenroll
+        | Action::UserEndSessions
+        | Action::PatientLookup => decide_user_admin(actor),
+        Action::AuditRead | Action::AuditVerify => match actor.role {
+            Role::System => SYSTEM,
+            Role::Admin => Decision::allow("admin-reviews-audit"),
+            Role::SecurityOfficer => Decision::allow("security-officer-reviews-audit"),
+            _ => Decision::deny("not-an-auditor"),
+        },
+        _ => Decision::deny("not-an-operation"),
+    }
+}
+
+/// May `actor` open the landing page of `page_role`? Each role has its own.
+pub fn decide_page(actor: &Actor, page_role: Role) -> Decision {
+    if actor.role == page_role { Decision::allow("own-role-page") } else { Decision::deny("another-roles-page") }
+}
+
+const SYSTEM: Decision = Decision::allow_for("system-maintenance", Purpose::SystemMaintenance);
+
+/// How the policy treats an action on a patient.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// Reads one patient's PHI.
+    ChartRead,
+    /// Writes one patient's PHI.
+    ChartWrite,
+    /// A patient managing their own record's sharing and access history.
+    PatientOwn,
+    /// Admin work on care relationships: who, never what is in the chart.
+    CareAdmin,
+    /// Security officer review work.
+    Review,
+}
+
+fn kind(action: Action) -> Option<Kind> {
+    Some(match action {
+        Action::PatientRead | Action::ChartRead => Kind::ChartRead,
+        Action::PatientUpdate | Action::EntryCreate | Action::EntryUpdate | Action::EntryDelete => Kind::ChartWrite,
+        Action::AccessLogRead | Action::ConsentList | Action::ConsentGrant | Action::ConsentRevoke => Kind::PatientOwn,
+        Action::CareList | Action::CareAssign | Action::CareEnd => Kind::CareAdmin,
+        Action::BreakGlassList | Action::BreakGlassReview | Action::AlertList => Kind::Review,
+        _ => return None,
+    })
+}
+
+/// May `actor` perform `action` on `patient` (None for actions on no single patient: create,
+/// search, lists), given what is known about their `relationship` to that patient?
+pub fn decide(actor: &Actor, action: Action, patient: Option<PatientId>, relationship: Relationship) -> Decision {
+    if actor.role == Role::System {
+        return SYSTEM;
+    }
+    if actor.role == Role::Anonymous {
+        return Decision::deny("not-signed-in");
+    }
+    let own = matches!((actor.patient_id, patient), (Some(own), Some(target)) if own == target);
+    match action {
+        Action::PatientCreate => match actor.role {
+            Role::Clinician => Decision::allow_for("clinician-registers-patient", Purpose::Treatment),
+            _ => Decision::deny("only-clinicians-register-patients"),
+        },
+        Action::PatientDelete => Decision::deny("records-management-only"),
+        Action::PatientSearch | Action::PatientList => match actor.role {
+            Role::Clinician => Decision::allow_for("clinician-finds-patients", Purpose::Treatment),
+            _ => Decision::deny("only-clinicians-search-patients"),
+        },
+        Action::PatientLookup => decide_operation(actor, action),
+        Action::BreakGlassDeclare => match (actor.role, patient) {
+            (Role::Clinician, Some(_)) => Decision::allow_for("clinician-declares-emergency", Purpose::Emergency),
+            _ => Decision::deny("only-clinicians-break-glass"),
+        },
+        Action::ClinicianList => Decision::allow("workforce-directory"),
+        _ => match kind(action) {
+            Some(Kind::ChartRead | Kind::ChartWrite) => decide_chart(actor, kind(action), own, relationship),
+            Some(Kind::PatientOwn) => match (actor.role, own) {
+                (Role::Patient, true) => Decision::allow_for("patient-self", Purpose::PatientRequest),
+                (Role::Patient, false) => Decision::deny("not-own-record"),
+                _ => Decision::deny("only-the-patient"),
+            },
+            Some(Kind::CareAdmin) => match actor.role {
+                Role::Admin => Decision::allow("admin-manages-care-relationships"),
+                _ => Decision::deny("not-an-admin"),
+            },
+            Some(Kind::Review) => match actor.role {
+                Role::SecurityOfficer => Decision::allow("security-officer-reviews"),
+                _ => Decision::deny("not-the-security-officer"),
+            },
+            None => Decision::deny("not-a-patient-action"),
+        },
+    }
+}
+
+fn decide_chart(actor: &Actor, kind: Option<Kind>, own: bool, relationship: Relationship) -> Decision {
+    match actor.role {
+        Role::Patient => match (own, kind) {
+            (true, Some(Kind::ChartRead)) => Decision::allow_for("patient-self", Purpose::PatientRequest),
+            (true, _) => Decision::deny("patients-do-not-edit-charts"),
+            (false, _) => Decision::deny("not-own-record"),
+        },
+        Role::Clinician => {
+            let Relationship { assigned, care_team, consent, break_glass } = relationship;
+            if assigned {
+                Decision::allow_for("assigned-clinician", Purpose::Treatment)
+            } else if care_team {
+                Decision::allow_for("care-team", Purpose::Treatment)
+            } else if consent {
+                Decision::allow_for("patient-consent", Purpose::Treatment)
+            } else if break_glass {
+                Decision::allow_for("break-glass", Purpose::Emergency)
+            } else {
+                Decision::deny("no-care-relationship")
+            }
+        }
+        Role::Admin => Decision::deny("admin-minimum-necessary"),
+        Role::SecurityOfficer => Decision::deny("security-officer-minimum-necessary"),
+        Role::System => SYSTEM,
+        Role::Anonymous => Decision::deny("not-signed-in"),
+    }
+}
+
+#[cfg(test)]
+mod tests;

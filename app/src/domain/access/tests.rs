@@ -1,0 +1,159 @@
+//! Every cell of role x relationship x consent x break-glass x target x action, each with the
+//! decision the issue asks for, written out independently of `decide`'s structure.
+
+use super::*;
+use crate::domain::ids::UserId;
+
+const CHART_READ: [Action; 2] = [Action::PatientRead, Action::ChartRead];
+const CHART_WRITE: [Action; 4] = [Action::PatientUpdate, Action::EntryCreate, Action::EntryUpdate, Action::EntryDelete];
+const PATIENT_OWN: [Action; 4] =
+    [Action::AccessLogRead, Action::ConsentList, Action::ConsentGrant, Action::ConsentRevoke];
+const CARE_ADMIN: [Action; 3] = [Action::CareList, Action::CareAssign, Action::CareEnd];
+const REVIEW: [Action; 3] = [Action::BreakGlassList, Action::BreakGlassReview, Action::AlertList];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    Own,
+    Other,
+    NoPatient,
+}
+
+fn relationships() -> Vec<Relationship> {
+    (0..16u8)
+        .map(|bits| Relationship {
+            assigned: bits & 1 != 0,
+            care_team: bits & 2 != 0,
+            consent: bits & 4 != 0,
+            break_glass: bits & 8 != 0,
+        })
+        .collect()
+}
+
+/// The expected decision: allowed with (rule, purpose), or denied with rule.
+fn expected(
+    role: Role,
+    action: Action,
+    target: Target,
+    r: Relationship,
+) -> Result<(&'static str, Purpose), &'static str> {
+    use Purpose::*;
+    if role == Role::System {
+        return Ok(("system-maintenance", SystemMaintenance));
+    }
+    if role == Role::Anonymous {
+        return Err("not-signed-in");
+    }
+    let clinician_chart = || {
+        if r.assigned {
+            Ok(("assigned-clinician", Treatment))
+        } else if r.care_team {
+            Ok(("care-team", Treatment))
+        } else if r.consent {
+            Ok(("patient-consent", Treatment))
+        } else if r.break_glass {
+            Ok(("break-glass", Emergency))
+        } else {
+            Err("no-care-relationship")
+        }
+    };
+    let minimum_necessary = match role {
+        Role::Admin => "admin-minimum-necessary",
+        _ => "security-officer-minimum-necessary",
+    };
+    if CHART_READ.contains(&action) {
+        return match (role, target) {
+            (Role::Patient, Target::Own) => Ok(("patient-self", PatientRequest)),
+            (Role::Patient, _) => Err("not-own-record"),
+            (Role::Clinician, _) => clinician_chart(),
+            _ => Err(minimum_necessary),
+        };
+    }
+    if CHART_WRITE.contains(&action) {
+        return match (role, target) {
+            (Role::Patient, Target::Own) => Err("patients-do-not-edit-charts"),
+            (Role::Patient, _) => Err("not-own-record"),
+            (Role::Clinician, _) => clinician_chart(),
+            _ => Err(minimum_necessary),
+        };
+    }
+    if PATIENT_OWN.contains(&action) {
+        return match (role, target) {
+            (Role::Patient, Target::Own) => Ok(("patient-self", PatientRequest)),
+            (Role::Patient, _) => Err("not-own-record"),
+            _ => Err("only-the-patient"),
+        };
+    }
+    if CARE_ADMIN.contains(&action) {
+        return if role == Role::Admin {
+            Ok(("admin-manages-care-relationships", Operations))
+        } else {
+            Err("not-an-admin")
+        };
+    }
+    if REVIEW.contains(&action) {
+        return if role == Role::SecurityOfficer {
+            Ok(("security-officer-reviews", Operations))
+        } else {
+            Err("not-the-security-officer")
+        };
+    }
+    match action {
+        Action::PatientCreate if role == Role::Clinician => Ok(("clinician-registers-patient", Treatment)),
+        Action::PatientCreate => Err("only-clinicians-register-patients"),
+        Action::PatientDelete => Err("records-management-only"),
+        Action::PatientSearch | Action::PatientList if role == Role::Clinician => {
+            Ok(("clinician-finds-patients", Treatment))
+        }
+        Action::PatientSearch | Action::PatientList => Err("only-clinicians-search-patients"),
+        Action::PatientLookup if role == Role::Admin => Ok(("admin-manages-accounts", Operations)),
+        Action::PatientLookup => Err("not-an-admin"),
+        Action::BreakGlassDeclare if role == Role::Clinician && target != Target::NoPatient => {
+            Ok(("clinician-declares-emergency", Emergency))
+        }
+        Action::BreakGlassDeclare => Err("only-clinicians-break-glass"),
+        Action::ClinicianList => Ok(("workforce-directory", Operations)),
+        _ => Err("not-a-patient-action"),
+    }
+}
+
+#[test]
+fn every_role_relationship_target_and_action_has_the_expected_decision() {
+    let mine = PatientId::new();
+    let theirs = PatientId::new();
+    let mut cells = 0;
+    for role in Role::ALL {
+        let actor = Actor { user_id: Some(UserId::new()), role, patient_id: Some(mine) };
+        for relationship in relationships() {
+            for (target, patient) in
+                [(Target::Own, Some(mine)), (Target::Other, Some(theirs)), (Target::NoPatient, None)]
+            {
+                for action in Action::ALL {
+                    let decision = decide(&actor, action, patient, relationship);
+                    let got = if decision.allowed { Ok((decision.rule, decision.purpose)) } else { Err(decision.rule) };
+                    let want = expected(role, action, target, relationship);
+                    assert_eq!(got, want, "{role:?} {action:?} {target:?} {relationship:?}");
+                    cells += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(cells, 6 * 16 * 3 * Action::ALL.len());
+}
+
+#[test]
+fn a_clinician_without_any_relationship_is_refused_every_chart_action() {
+    let actor = Actor { user_id: Some(UserId::new()), role: Role::Clinician, patient_id: None };
+    for action in CHART_READ.into_iter().chain(CHART_WRITE) {
+        let decision = decide(&actor, action, Some(PatientId::new()), Relationship::default());
+        assert_eq!((decision.allowed, decision.rule), (false, "no-care-relationship"), "{action:?}");
+    }
+}
+
+#[test]
+fn break_glass_alone_opens_the_chart_for_emergency_purposes_only() {
+    let actor = Actor { user_id: Some(UserId::new()), role: Role::Clinician, patient_id: None };
+    let emergency = Relationship { break_glass: true, ..Relationship::default() };
+    let decision = decide(&actor, Action::ChartRead, Some(PatientId::new()), emergency);
+    assert!(decision.allowed);
+    assert_eq!((decision.rule, decision.purpose), ("break-glass", Purpose::Emergency));
+}

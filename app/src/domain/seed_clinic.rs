@@ -1,0 +1,269 @@
+//! A demo clinic on top of synthetic patients: staff accounts, assignments and care teams, and
+//! a plausible clinical history per patient (problems with their medications, an allergy,
+//! vital signs over a year and a half, visits, notes and lab results). Every value is made up;
+//! everything goes through the repositories, so it is sealed and audited like real work.
+
+use chrono::Duration;
+use rand::Rng;
+use rand::seq::IndexedRandom;
+
+use super::Error;
+use super::audit::{AuditContext, Role};
+use super::care::CareKind;
+use super::ids::{PatientId, UserId};
+use super::state::Services;
+use super::users::{Invitation, NewUser};
+use crate::clinical::{
+    Allergy, Encounter, EntryBody, LabResult, Medication, MedicationStatus, Note, Problem, ProblemStatus, ResultFlag,
+    Severity, Vital,
+};
+
+/// The demo staff, with made-up names. Patient 0 is assigned to the first clinician, has the
+/// second on their care team, and nothing to do with the third (whom browser tests use for
+/// break-glass).
+pub const CLINICIANS: [&str; 3] = ["Dana Reyes, MD", "Lee Okafor, NP", "Omar Haddad, MD"];
+pub const SECURITY_OFFICER: &str = "Sam Ito";
+
+/// The accounts made for the demo, each with its single-use enrollment link token.
+pub struct DemoAccounts {
+    pub clinicians: Vec<(String, Invitation)>,
+    pub security_officer: Invitation,
+    /// The account of the first patient.
+    pub patient: Option<Invitation>,
+}
+
+/// Invites the demo staff and the first patient's account; valid for `ttl`.
+pub async fn invite_demo_accounts(
+    services: &Services,
+    ctx: &AuditContext,
+    first_patient: Option<(PatientId, String)>,
+    ttl: Duration,
+) -> Result<DemoAccounts, Error> {
+    let mut clinicians = Vec::with_capacity(CLINICIANS.len());
+    for name in CLINICIANS {
+        let new = NewUser { role: Role::Clinician, display_name: name.to_owned(), patient_id: None };
+        clinicians.push((name.to_owned(), services.users.invite(ctx, new, ttl).await?));
+    }
+    let officer = NewUser { role: Role::SecurityOfficer, display_name: SECURITY_OFFICER.to_owned(), patient_id: None };
+    let security_officer = services.users.invite(ctx, officer, ttl).await?;
+    let patient = match first_patient {
+        Some((id, name)) => {
+            let new = NewUser { role: Role::Patient, display_name: name, patient_id: Some(id) };
+            Some(services.users.invite(ctx, new, ttl).await?)
+        }
+        None => None,
+    };
+    Ok(DemoAccounts { clinicians, security_officer, patient })
+}
+
+/// Patient `i` is assigned to clinician `i mod n` and has clinician `i + 1 mod n` on the care
+/// team.
+pub async fn relate(
+    services: &Services,
+    ctx: &AuditContext,
+    patients: &[PatientId],
+    clinicians: &[UserId],
+    progress: impl Fn(u64),
+) -> Result<(), Error> {
+    if clinicians.is_empty() {
+        return Ok(());
+    }
+    for (i, patient) in patients.iter().enumerate() {
+        let assigned = clinicians[i % clinicians.len()];
+        services.care.start(ctx, *patient, assigned, CareKind::Assignment).await?;
+        if clinicians.len() > 1 {
+            let team = clinicians[(i + 1) % clinicians.len()];
+            services.care.start(ctx, *patient, team, CareKind::CareTeam).await?;
+        }
+        progress(1);
+    }
+    Ok(())
+}
+
+/// Writes a clinical history for each patient, `concurrency` patients at a time.
+pub async fn seed_histories(
+    services: &Services,
+    ctx: &AuditContext,
+    patients: &[PatientId],
+    concurrency: usize,
+    progress: impl Fn(u64),
+) -> Result<(), Error> {
+    use futures::{StreamExt, TryStreamExt};
+    let today = services.clock.now();
+    let histories: Vec<(PatientId, Vec<EntryBody>)> = {
+        let mut rng = rand::rng();
+        patients.iter().map(|id| (*id, synthetic_history(&mut rng, today))).collect()
+    };
+    futures::stream::iter(histories.into_iter().map(|(patient, entries)| async move {
+        for body in entries {
+            services.charts.add(ctx, patient, body).await?;
+        }
+        Ok::<_, Error>(())
+    }))
+    .buffer_unordered(concurrency.max(1))
+    .inspect_ok(|()| progress(1))
+    .try_collect::<Vec<()>>()
+    .await?;
+    Ok(())
+}
+
+struct Condition {
+    code: &'static str,
+    description: &'static str,
+    medication: (&'static str, &'static str, &'static str),
+}
+
+const CONDITIONS: &[Condition] = &[
+    Condition {
+        code: "I10",
+        description: "Essential (primary) hypertension",
+        medication: ("Lisinopril", "10 mg", "once daily"),
+    },
+    Condition {
+        code: "E11.9",
+        description: "Type 2 diabetes mellitus without complications",
+        medication: ("Metformin", "500 mg", "twice daily"),
+    },
+    Condition {
+        code: "E78.5",
+        description: "Hyperlipidemia, unspecified",
+        medication: ("Atorvastatin", "20 mg", "once daily at night"),
+    },
+    Condition {
+        code: "J45.909",
+        description: "Unspecified asthma, uncomplicated",
+        medication: ("Albuterol inhaler", "90 mcg, 2 puffs", "as needed"),
+    },
+    Condition {
+        code: "K21.9",
+        description: "Gastro-esophageal reflux disease without esophagitis",
+        medication: ("Omeprazole", "20 mg", "once daily"),
+    },
+    Condition {
+        code: "F41.1",
+        description: "Generalized anxiety disorder",
+        medication: ("Sertraline", "50 mg", "once daily"),
+    },
+    Condition {
+        code: "E03.9",
+        description: "Hypothyroidism, unspecified",
+        medication: ("Levothyroxine", "50 mcg", "once daily before breakfast"),
+    },
+];
+
+const ALLERGIES: &[(&str, &str, Severity)] = &[
+    ("Penicillin", "Hives", Severity::Moderate),
+    ("Sulfonamides", "Rash", Severity::Mild),
+    ("Peanuts", "Anaphylaxis", Severity::Severe),
+    ("Latex", "Contact dermatitis", Severity::Mild),
+    ("Codeine", "Nausea and vomiting", Severity::Moderate),
+];
+
+/// About sixteen entries: two problems with their medications, an allergy, six sets of vital
+/// signs trending over 18 months, three visits, two notes (one released), two lab results.
+pub fn synthetic_history(rng: &mut impl Rng, now: chrono::DateTime<chrono::Utc>) -> Vec<EntryBody> {
+    let today = now.date_naive();
+    let days_ago = |days: i64| today - Duration::days(days);
+    let mut entries = Vec::with_capacity(16);
+    let first = rng.random_range(0..CONDITIONS.len());
+    let second = (first + rng.random_range(1..CONDITIONS.len())) % CONDITIONS.len();
+    for index in [first, second] {
+        let condition = &CONDITIONS[index];
+        let onset = days_ago(rng.random_range(400..3000));
+        entries.push(EntryBody::Problem(Problem {
+            code: condition.code.to_owned(),
+            description: condition.description.to_owned(),
+            onset: Some(onset),
+            status: ProblemStatus::Active,
+        }));
+        let (name, dose, frequency) = condition.medication;
+        entries.push(EntryBody::Medication(Medication {
+            name: name.to_owned(),
+            dose: dose.to_owned(),
+            frequency: frequency.to_owned(),
+            start: Some(onset + Duration::days(14)),
+            status: MedicationStatus::Active,
+        }));
+    }
+    if let Some((substance, reaction, severity)) = ALLERGIES.choose(rng) {
+        entries.push(EntryBody::Allergy(Allergy {
+            substance: (*substance).to_owned(),
+            reaction: (*reaction).to_owned(),
+            severity: *severity,
+        }));
+    }
+    let mut systolic: i32 = rng.random_range(118..158);
+    let mut weight: f32 = rng.random_range(52.0..110.0);
+    let height: f32 = rng.random_range(150.0..195.0);
+    for visit in 0..6i64 {
+        systolic = (systolic + rng.random_range(-8..5)).clamp(100, 190);
+        weight = (weight + rng.random_range(-1.5..1.0)).max(40.0);
+        let taken = now - Duration::days(540 - visit * 100) - Duration::minutes(rng.random_range(0..600));
+        entries.push(EntryBody::Vital(Vital {
+            taken_at: taken,
+            systolic: Some(u16::try_from(systolic).unwrap_or(120)),
+            diastolic: Some(u16::try_from(systolic - rng.random_range(35..55)).unwrap_or(80)),
+            heart_rate: Some(rng.random_range(58..96)),
+            temperature_c: Some((rng.random_range(361..374) as f32) / 10.0),
+            weight_kg: Some((weight * 10.0).round() / 10.0),
+            height_cm: Some(height.round()),
+            spo2: Some(rng.random_range(94..100)),
+        }));
+    }
+    for (days, kind, reason) in [
+        (440, "Office visit", "Annual physical"),
+        (240, "Office visit", "Follow-up of chronic conditions"),
+        (40, "Video visit", "Medication review"),
+    ] {
+        entries.push(EntryBody::Encounter(Encounter {
+            date: days_ago(days),
+            encounter_type: kind.to_owned(),
+            reason: reason.to_owned(),
+        }));
+    }
+    entries.push(EntryBody::Note(Note {
+        title: "Follow-up visit".to_owned(),
+        text: "Doing well on current medications. Continue the plan; recheck labs in three months.".to_owned(),
+        released: true,
+    }));
+    entries.push(EntryBody::Note(Note {
+        title: "Internal: care coordination".to_owned(),
+        text: "Coordinate with the care team before changing doses.".to_owned(),
+        released: false,
+    }));
+    let a1c = f32::from(rng.random_range(52u8..92)) / 10.0;
+    entries.push(EntryBody::Result(LabResult {
+        test: "Hemoglobin A1c".to_owned(),
+        value: format!("{a1c:.1}"),
+        unit: "%".to_owned(),
+        reference_range: "4.0-5.6".to_owned(),
+        flag: if a1c > 5.6 { ResultFlag::High } else { ResultFlag::Normal },
+        collected_on: days_ago(45),
+    }));
+    let ldl = rng.random_range(70..190);
+    entries.push(EntryBody::Result(LabResult {
+        test: "LDL cholesterol".to_owned(),
+        value: ldl.to_string(),
+        unit: "mg/dL".to_owned(),
+        reference_range: "<100".to_owned(),
+        flag: if ldl >= 100 { ResultFlag::High } else { ResultFlag::Normal },
+        collected_on: days_ago(45),
+    }));
+    entries
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_synthetic_entry_passes_validation() {
+        let mut rng = rand::rng();
+        let now = chrono::Utc::now();
+        for _ in 0..200 {
+            for entry in synthetic_history(&mut rng, now) {
+                assert_eq!(entry.validate(now.date_naive()), Ok(()), "{entry:?}");
+            }
+        }
+    }
+}
