@@ -11,6 +11,9 @@ export APP_SERVER__PORT="${1:-3100}"
 export APP_SERVER__PUBLIC_URL="http://localhost:$APP_SERVER__PORT"
 export APP_DATABASE__URL="sqlite://$data/e2e.db?mode=rwc"
 export APP_KEYS__FILE="$data/keys.json"
-"$SERVER_BIN" seed --patients 10 --mrn-prefix E2E
+# Demo staff and the first patient's account, with their enrollment links in $E2E_LINK_DIR:
+# clinician (assigned to E2E-0000000), care-team-clinician, other-clinician (no relationship to
+# E2E-0000000), security, patient (the account of E2E-0000000).
+"$SERVER_BIN" seed --patients 10 --mrn-prefix E2E --link-dir "${E2E_LINK_DIR:-$data/links}"
 "$SERVER_BIN" admin bootstrap --name "E2E Admin" --link-file "${E2E_LINK_FILE:-$data/admin-link}"
 "$SERVER_BIN" serve

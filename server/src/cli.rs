@@ -40,6 +40,13 @@ pub enum Command {
         /// MRN prefix (letters and digits); random when not given.
         #[arg(long, value_parser = parse_mrn_prefix)]
         mrn_prefix: Option<String>,
+        /// Patients only: no staff, care relationships or clinical history (search benchmarks).
+        #[arg(long)]
+        demographics_only: bool,
+        /// Write the demo accounts' enrollment links to files in this directory (mode 0600)
+        /// instead of printing them.
+        #[arg(long)]
+        link_dir: Option<std::path::PathBuf>,
     },
     /// Audit log maintenance.
     Audit {
@@ -125,13 +132,14 @@ async fn execute(command: Command, settings: &Settings) -> anyhow::Result<ExitCo
             startup::services(settings, clock).await?;
             println!("migrations are current");
         }
-        Command::Seed { patients, if_empty, mrn_prefix } => {
+        Command::Seed { patients, if_empty, mrn_prefix, demographics_only, link_dir } => {
             let services = startup::services(settings, clock).await?;
             if if_empty && has_history(&services).await? {
                 println!("the database already has data; not seeding");
                 return Ok(ExitCode::SUCCESS);
             }
-            seed_command(&services, patients, mrn_prefix).await?;
+            let options = SeedOptions { count: patients, mrn_prefix, demographics_only, link_dir };
+            seed_command(&services, settings, options).await?;
         }
         Command::Audit { command: AuditCommand::Chain } => {
             let services = startup::services(settings, clock).await?;
@@ -175,17 +183,88 @@ fn parse_mrn_prefix(value: &str) -> Result<String, String> {
     }
 }
 
-async fn seed_command(services: &Services, count: u64, mrn_prefix: Option<String>) -> anyhow::Result<()> {
+struct SeedOptions {
+    count: u64,
+    mrn_prefix: Option<String>,
+    demographics_only: bool,
+    link_dir: Option<std::path::PathBuf>,
+}
+
+async fn seed_command(services: &Services, settings: &Settings, options: SeedOptions) -> anyhow::Result<()> {
+    use app::domain::seed_clinic;
     let started = Instant::now();
-    let bar = progress_bar(count, "seeding patients");
     let ctx = AuditContext::system("seed");
     let concurrency = if app::domain::db::backend_name(&services.db) == "postgres" { 8 } else { 1 };
-    let run = mrn_prefix.unwrap_or_else(|| seed::run_tag(&mut rand::rng()));
+    let run = options.mrn_prefix.unwrap_or_else(|| seed::run_tag(&mut rand::rng()));
+    let bar = progress_bar(options.count, "seeding patients");
     let created =
-        seed::seed_patients_tagged(&services.patients, &ctx, count, concurrency, &run, |n| bar.inc(n)).await?;
+        seed::seed_patients_tagged(&services.patients, &ctx, options.count, concurrency, &run, |n| bar.inc(n)).await?;
     bar.finish_and_clear();
+    // Serial 0 first: the demo accounts and browser tests rely on knowing who patient 0 is.
+    let mut created = created;
+    created.sort_by(|a, b| a.1.mrn.cmp(&b.1.mrn));
+    let ids: Vec<_> = created.iter().map(|(id, _)| *id).collect();
+    if !options.demographics_only {
+        let first = created.first().map(|(id, p)| (*id, format!("{} {}", p.given_name, p.family_name)));
+        let accounts = seed_clinic::invite_demo_accounts(
+            services,
+            &ctx,
+            first,
+            chrono::Duration::hours(settings.auth.enrollment_ttl_hours),
+        )
+        .await?;
+        let clinicians: Vec<_> = accounts.clinicians.iter().map(|(_, invitation)| invitation.user_id).collect();
+        let bar = progress_bar(ids.len() as u64, "assigning care teams");
+        seed_clinic::relate(services, &ctx, &ids, &clinicians, |n| bar.inc(n)).await?;
+        bar.finish_and_clear();
+        let bar = progress_bar(ids.len() as u64, "writing clinical histories");
+        seed_clinic::seed_histories(services, &ctx, &ids, concurrency, |n| bar.inc(n)).await?;
+        bar.finish_and_clear();
+        write_demo_links(settings, &accounts, options.link_dir.as_deref())?;
+    }
     services.chainer.chain_pending(&services.db).await?;
     println!("created {} synthetic patients in {:.1?}", created.len(), started.elapsed());
+    Ok(())
+}
+
+/// The demo accounts' enrollment links: files for scripts, or printed for a person.
+fn write_demo_links(
+    settings: &Settings,
+    accounts: &app::domain::seed_clinic::DemoAccounts,
+    dir: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    let base = settings.public_url()?.as_str().trim_end_matches('/').to_owned();
+    let link = |invitation: &app::domain::users::Invitation| format!("{base}/enroll#{}", invitation.token.expose());
+    let mut links = Vec::new();
+    for (index, (name, invitation)) in accounts.clinicians.iter().enumerate() {
+        let file = match index {
+            0 => "clinician",
+            1 => "care-team-clinician",
+            _ => "other-clinician",
+        };
+        links.push((file, format!("clinician {name}"), link(invitation)));
+    }
+    links.push(("security", "security officer".to_owned(), link(&accounts.security_officer)));
+    if let Some(patient) = &accounts.patient {
+        links.push(("patient", "the first patient".to_owned(), link(patient)));
+    }
+    match dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)?;
+            for (file, _, url) in links {
+                write_private(&dir.join(format!("{file}.link")), &url)?;
+            }
+        }
+        None => {
+            println!(
+                "Demo accounts (each link works once, within {} hours, to create a passkey):",
+                settings.auth.enrollment_ttl_hours
+            );
+            for (_, who, url) in links {
+                println!("  {who}: {url}");
+            }
+        }
+    }
     Ok(())
 }
 

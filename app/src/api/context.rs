@@ -174,3 +174,17 @@ async fn authorize_with(
     }
     Ok((services, user, ctx))
 }
+
+/// The signed-in user and their audit context, for functions whose access decision is taken by
+/// the domain (which knows the patient and the relationship). No session: audited, 401.
+pub async fn signed_in(action: crate::domain::audit::Action) -> Result<(Services, User, AuditContext), AppError> {
+    let (services, session) = (services()?, session().await?);
+    let user = require_user(&services, &session, action).await?;
+    let ctx = audit_context(user.actor(), Purpose::Treatment);
+    Ok((services, user, ctx))
+}
+
+/// Parses an id sent by the browser; a malformed one is a validation error naming the field.
+pub fn parse_id(field: &str, value: &str) -> Result<uuid::Uuid, AppError> {
+    uuid::Uuid::parse_str(value.trim()).map_err(|_| Error::validation(field, "is not a valid id").into())
+}

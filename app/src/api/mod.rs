@@ -3,6 +3,10 @@
 
 pub mod admin;
 pub mod auth;
+pub mod care;
+pub mod chart;
 #[cfg(feature = "ssr")]
 pub mod context;
+pub mod portal;
+pub mod security;
 pub mod status;
