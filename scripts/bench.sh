@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Runs the benchmarks: criterion for the per-field crypto, printed figures for audit throughput.
+# Runs the benchmarks: criterion for the per-field crypto, printed figures for audit throughput,
+# and the chart-read path under load (wrk, concurrency 32, 10,000 patients) and search over
+# 100,000 patients, on SQLite and PostgreSQL (BENCH_PATIENTS, BENCH_SEARCH_PATIENTS, BENCH_SECONDS).
 # Environment for the audit bench: BENCH_ROWS (default 4000), BENCH_POSTGRES_URL (an admin URL,
 # default postgres://postgres@127.0.0.1:5432/postgres), CI=true to fail when PostgreSQL is absent.
 set -euo pipefail
@@ -7,3 +9,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 cargo bench -p app --features ssr --bench crypto -- --noplot
 cargo bench -p app --features ssr --bench audit
+
+# The chart-read path under load needs a real load generator: wrk, from Debian.
+if ! command -v wrk >/dev/null; then
+  SUDO=""
+  [[ "$(id -u)" == 0 ]] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk >/dev/null
+fi
+cargo bench -p server --bench chart

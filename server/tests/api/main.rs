@@ -10,4 +10,5 @@ mod helpers;
 mod logs;
 mod matrix;
 mod pages;
+mod records;
 mod sessions;

@@ -26,7 +26,14 @@ on_both_backends!(every_protected_server_function_allows_exactly_its_roles_and_a
         .unwrap()
         .user_id
         .to_string();
+    let mrn = app::domain::seed::synthetic_patient(&mut rand::rng(), "MTX", 1).mrn;
+    let mut known = app::domain::seed::synthetic_patient(&mut rand::rng(), "MTX", 1);
+    known.mrn = mrn.clone();
+    app.services.patients.create(&AuditContext::system("test"), known).await.unwrap();
     let admin_only = [Role::Admin];
+    let clinicians = [Role::Clinician];
+    let patients = [Role::Patient];
+    let officers = [Role::SecurityOfficer];
     let auditors = [Role::Admin, Role::SecurityOfficer];
     let everyone = [Role::Patient, Role::Clinician, Role::Admin, Role::SecurityOfficer];
     let cases: Vec<(&str, serde_json::Value, &[Role])> = vec![
@@ -42,6 +49,19 @@ on_both_backends!(every_protected_server_function_allows_exactly_its_roles_and_a
         ("admin/audit_log", serde_json::json!({"filter": {}, "page": 0}), &auditors),
         ("admin/verify_audit_log", serde_json::json!({}), &auditors),
         ("account/passkeys", serde_json::json!({}), &everyone),
+        ("chart/my_patients", serde_json::json!({}), &clinicians),
+        (
+            "chart/search_patients",
+            serde_json::json!({"form": {"given_name": "", "family_name": "", "birth_date": "", "mrn": mrn, "phone": ""}}),
+            &clinicians,
+        ),
+        ("portal/my_chart", serde_json::json!({}), &patients),
+        ("portal/care_team", serde_json::json!({}), &patients),
+        ("portal/who_looked", serde_json::json!({}), &patients),
+        ("portal/clinicians", serde_json::json!({}), &everyone),
+        ("care/for_mrn", serde_json::json!({"mrn": mrn}), &admin_only),
+        ("security/break_glass_queue", serde_json::json!({}), &officers),
+        ("security/alerts", serde_json::json!({}), &officers),
         ("pages/open", serde_json::json!({"role": "patient"}), &[Role::Patient]),
         ("pages/open", serde_json::json!({"role": "clinician"}), &[Role::Clinician]),
         ("pages/open", serde_json::json!({"role": "admin"}), &[Role::Admin]),

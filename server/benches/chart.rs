@@ -1,0 +1,270 @@
+//! The chart-read path under load, and search over a large patient index, printed as figures.
+//!
+//! `cargo bench -p server --bench chart` (or `bash scripts/bench.sh`). For each backend
+//! (SQLite, then PostgreSQL) it seeds a demo clinic of `BENCH_PATIENTS` synthetic patients
+//! (default 10,000, each with about sixteen chart entries, assignments and care teams), starts
+//! the real server in this process, signs one clinician in, and drives `POST /api/chart/open`
+//! with `wrk` at concurrency 32 over the patients that clinician may open, printing requests
+//! per second and p50/p99 latency. Then it seeds `BENCH_SEARCH_PATIENTS` patients (default
+//! 100,000, demographics only) and times 1,000 blind-index searches (name, date of birth, MRN,
+//! phone), printing p50/p95/p99.
+//!
+//! Environment: `BENCH_SECONDS` (load duration, default 20), `TEST_POSTGRES_URL` (an admin URL,
+//! as for the tests). Without `--bench` (as `cargo test --benches` runs it) it is a smoke pass
+//! with a few patients and no load generator.
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A benchmark prints; a failed step stops it.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail, ensure};
+use app::domain::audit::{AuditContext, Role};
+use app::domain::ids::PatientId;
+use app::domain::patients::{NewPatient, SearchCriteria};
+use app::domain::seed::seed_patients_tagged;
+use app::domain::seed_clinic;
+use app::domain::state::Services;
+use app::domain::test_support::{Backend, TestDb};
+use app::domain::users::NewPasskey;
+use indicatif::{ProgressBar, ProgressStyle};
+use server::startup::{self, Application};
+
+const CONCURRENCY: u32 = 32;
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let smoke = !std::env::args().any(|arg| arg == "--bench");
+    let number = |name: &str, default: u64, smoke_default: u64| -> Result<u64> {
+        match std::env::var(name) {
+            Ok(value) => value.trim().parse().with_context(|| format!("{name} must be a whole number")),
+            Err(_) => Ok(if smoke { smoke_default } else { default }),
+        }
+    };
+    let patients = number("BENCH_PATIENTS", 10_000, 30)?;
+    let search_patients = number("BENCH_SEARCH_PATIENTS", 100_000, 60)?;
+    let seconds = number("BENCH_SECONDS", 20, 1)?;
+    ensure!(patients >= 3 && search_patients >= 1, "seed at least 3 patients");
+    if !smoke && which("wrk").is_none() {
+        bail!("wrk is not installed: run scripts/bench.sh, which installs it from Debian");
+    }
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        chart_load(backend, patients, seconds, smoke).await?;
+        search(backend, search_patients).await?;
+    }
+    Ok(())
+}
+
+fn name(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    }
+}
+
+fn which(program: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|dir| std::path::Path::new(dir).join(program))
+        .find(|p| p.is_file())
+}
+
+fn bar(total: u64, what: String) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message(what);
+    bar
+}
+
+fn concurrency(backend: Backend) -> usize {
+    if backend == Backend::Postgres { 8 } else { 1 }
+}
+
+async fn seed(backend: Backend, services: &Services, count: u64, tag: &str) -> Result<Vec<(PatientId, NewPatient)>> {
+    let ctx = AuditContext::system("bench");
+    let progress = bar(count, format!("{:<8} seeding {count} patients", name(backend)));
+    let mut created =
+        seed_patients_tagged(&services.patients, &ctx, count, concurrency(backend), tag, |n| progress.inc(n)).await?;
+    progress.finish_and_clear();
+    created.sort_by(|a, b| a.1.mrn.cmp(&b.1.mrn));
+    Ok(created)
+}
+
+async fn chart_load(backend: Backend, count: u64, seconds: u64, smoke: bool) -> Result<()> {
+    let test = TestDb::new(backend).await;
+    let settings = bench_settings(&test.url);
+    let services = startup::services(&settings, std::sync::Arc::new(app::domain::clock::SystemClock)).await?;
+    let application = Application::with_services(&settings, services.clone()).await?;
+    let address = format!("http://127.0.0.1:{}", application.port());
+    tokio::spawn(application.run_until_stopped());
+
+    let started = Instant::now();
+    let created = seed(backend, &services, count, "BENCH").await?;
+    let ids: Vec<PatientId> = created.iter().map(|(id, _)| *id).collect();
+    let ctx = AuditContext::system("bench");
+    let accounts = seed_clinic::invite_demo_accounts(&services, &ctx, None, chrono::Duration::hours(1)).await?;
+    let clinicians: Vec<_> = accounts.clinicians.iter().map(|(_, invitation)| invitation.user_id).collect();
+    let progress = bar(count, format!("{:<8} care teams", name(backend)));
+    seed_clinic::relate(&services, &ctx, &ids, &clinicians, |n| progress.inc(n)).await?;
+    progress.finish_and_clear();
+    let progress = bar(count, format!("{:<8} clinical histories", name(backend)));
+    seed_clinic::seed_histories(&services, &ctx, &ids, concurrency(backend), |n| progress.inc(n)).await?;
+    progress.finish_and_clear();
+    services.chainer.chain_pending(&services.db).await?;
+    println!("{:<8} seeded {count} patients with histories in {:.1?}", name(backend), started.elapsed());
+
+    // The first demo clinician is assigned to every third patient and on the care team of the
+    // patient before each of those: two thirds of the clinic.
+    let (_, invitation) = &accounts.clinicians[0];
+    let passkey = NewPasskey { credential_id: b"bench-device".to_vec(), passkey: "{}".into(), name: "bench".into() };
+    let clinician = services.users.enroll(&ctx, invitation.token.expose(), passkey).await?;
+    let cookie = app::domain::test_support::signed_in_cookie(&services, clinician).await;
+    let mine: Vec<String> =
+        ids.iter().enumerate().filter(|(i, _)| i % 3 == 0 || (i + 1) % 3 == 0).map(|(_, id)| id.to_string()).collect();
+
+    // One request through the real stack before the load, to fail early and clearly.
+    let probe = reqwest::Client::new()
+        .post(format!("{address}/api/chart/open"))
+        .header("origin", &address)
+        .header("cookie", &cookie)
+        .json(&serde_json::json!({"patient_id": mine[0]}))
+        .send()
+        .await?;
+    ensure!(probe.status() == 200, "chart/open answered {} before the load", probe.status());
+    if smoke {
+        println!("{:<8} chart/open smoke pass ok (no load generator without --bench)", name(backend));
+        return Ok(());
+    }
+
+    let dir = tempfile::tempdir()?;
+    let script = dir.path().join("chart.lua");
+    std::fs::write(&script, lua_script(&mine, &cookie, &address))?;
+    let output = std::process::Command::new("wrk")
+        .args(["-t2", &format!("-c{CONCURRENCY}"), &format!("-d{seconds}s"), "--latency", "--timeout", "10s", "-s"])
+        .arg(&script)
+        .arg(format!("{address}/api/chart/open"))
+        .output()
+        .context("running wrk")?;
+    let report = String::from_utf8_lossy(&output.stdout);
+    ensure!(output.status.success(), "wrk failed: {}", String::from_utf8_lossy(&output.stderr));
+    if let Some(line) = report.lines().find(|l| l.contains("Non-2xx")) {
+        bail!("some chart reads failed under load: {}", line.trim());
+    }
+    let field = |label: &str| {
+        report.lines().find_map(|l| l.trim().strip_prefix(label).map(|rest| rest.trim().to_owned())).unwrap_or_default()
+    };
+    println!(
+        "{:<8} chart/open over HTTP, {} patients, concurrency {CONCURRENCY}, {seconds} s: {} requests/s, p50 {}, p99 {}",
+        name(backend),
+        count,
+        field("Requests/sec:"),
+        field("50%"),
+        field("99%"),
+    );
+    let reads = chart_reads(&services).await?;
+    println!("{:<8} {} chart.read audit rows written during the run", name(backend), reads);
+    Ok(())
+}
+
+async fn chart_reads(services: &Services) -> Result<u64> {
+    use app::domain::entities::audit_event;
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    Ok(audit_event::Entity::find().filter(audit_event::Column::Action.eq("chart.read")).count(&services.db).await?)
+}
+
+/// Each request opens a random patient of the clinician's, with the session cookie and the
+/// same-origin header the server requires.
+fn lua_script(ids: &[String], cookie: &str, origin: &str) -> String {
+    let list = ids.iter().map(|id| format!("\"{id}\"")).collect::<Vec<_>>().join(",");
+    format!(
+        r#"local ids = {{{list}}}
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Cookie"] = "{cookie}"
+wrk.headers["Origin"] = "{origin}"
+request = function()
+  local id = ids[math.random(#ids)]
+  return wrk.format(nil, nil, nil, '{{"patient_id":"' .. id .. '"}}')
+end
+"#
+    )
+}
+
+async fn search(backend: Backend, count: u64) -> Result<()> {
+    let test = TestDb::new(backend).await;
+    let settings = bench_settings(&test.url);
+    let services = startup::services(&settings, std::sync::Arc::new(app::domain::clock::SystemClock)).await?;
+    let started = Instant::now();
+    let created = seed(backend, &services, count, "SRCH").await?;
+    println!("{:<8} seeded {count} patients (demographics) in {:.1?}", name(backend), started.elapsed());
+    let new =
+        app::domain::users::NewUser { role: Role::Clinician, display_name: "Bench Clinician".into(), patient_id: None };
+    let invitation = services.users.invite(&AuditContext::system("bench"), new, chrono::Duration::hours(1)).await?;
+    let ctx = AuditContext {
+        actor: app::domain::audit::Actor { user_id: Some(invitation.user_id), role: Role::Clinician, patient_id: None },
+        ..AuditContext::system("bench")
+    };
+    let searches = 1000.min(created.len() * 4);
+    let mut timings = Vec::with_capacity(searches);
+    let mut rng = rand::rng();
+    for i in 0..searches {
+        let (id, patient) = &created[rand::Rng::random_range(&mut rng, 0..created.len())];
+        let criteria = match i % 4 {
+            0 => SearchCriteria {
+                given_name: Some(patient.given_name.clone()),
+                family_name: Some(patient.family_name.clone()),
+                ..Default::default()
+            },
+            1 => SearchCriteria { birth_date: Some(patient.birth_date), ..Default::default() },
+            2 => SearchCriteria { mrn: Some(patient.mrn.clone()), ..Default::default() },
+            _ => SearchCriteria { phone: patient.phone.clone(), ..Default::default() },
+        };
+        let started = Instant::now();
+        let found = services.patients.search(&ctx, &criteria).await?;
+        timings.push(started.elapsed());
+        ensure!(found.iter().any(|m| m.id == *id) || found.len() == 25, "search missed a seeded patient");
+    }
+    timings.sort();
+    let at = |q: f64| timings[((timings.len() as f64 * q) as usize).min(timings.len() - 1)];
+    println!(
+        "{:<8} search over {count} patients ({} searches by name, birth date, MRN, phone): p50 {}, p95 {}, p99 {}",
+        name(backend),
+        timings.len(),
+        ms(at(0.50)),
+        ms(at(0.95)),
+        ms(at(0.99)),
+    );
+    Ok(())
+}
+
+fn ms(duration: Duration) -> String {
+    format!("{:.2} ms", duration.as_secs_f64() * 1000.0)
+}
+
+fn bench_settings(url: &str) -> server::config::Settings {
+    use app::domain::crypto::LocalKeyring;
+    use secrecy::SecretString;
+    use server::config::*;
+    Settings {
+        environment: Environment::Test,
+        server: ServerSettings {
+            host: "127.0.0.1".into(),
+            port: 0,
+            tls: false,
+            site_root: "target/site".into(),
+            public_url: "http://localhost:3000".into(),
+        },
+        auth: AuthSettings { idle_timeout_minutes: 15, absolute_timeout_hours: 12, enrollment_ttl_hours: 72 },
+        database: DatabaseSettings { url: SecretString::from(url.to_owned()) },
+        keys: KeySettings {
+            file: None,
+            material: Some(SecretString::from(LocalKeyring::generate("bench").to_json().to_string())),
+            generate_if_missing: false,
+        },
+        audit: AuditSettings { chain_interval_ms: 1000 },
+        log: LogSettings { filter: "warn".into() },
+    }
+}
