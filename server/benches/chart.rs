@@ -257,7 +257,7 @@ fn bench_settings(url: &str) -> server::config::Settings {
             site_root: "target/site".into(),
             public_url: "http://localhost:3000".into(),
         },
-        auth: AuthSettings { idle_timeout_minutes: 15, absolute_timeout_hours: 12, enrollment_ttl_hours: 72 },
+        auth: AuthSettings { idle_timeout_minutes: 15, absolute_timeout_hours: 12, enrollment_ttl_hours: 72, break_glass_minutes: 60 },
         database: DatabaseSettings { url: SecretString::from(url.to_owned()) },
         keys: KeySettings {
             file: None,

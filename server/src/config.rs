@@ -87,6 +87,13 @@ pub struct AuthSettings {
     pub absolute_timeout_hours: i64,
     /// How long an enrollment link stays valid.
     pub enrollment_ttl_hours: i64,
+    /// How long a break-glass declaration opens a chart.
+    #[serde(default = "default_break_glass_minutes")]
+    pub break_glass_minutes: i64,
+}
+
+fn default_break_glass_minutes() -> i64 {
+    60
 }
 
 #[derive(Clone, Debug, Deserialize)]

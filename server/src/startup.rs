@@ -30,7 +30,15 @@ pub async fn services(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Res
     prepare_sqlite_dir(url)?;
     let db: DatabaseConnection = db::connect(url).await?;
     db::migrate(&db).await?;
-    Ok(Services::new(db, provider, clock).configure(&settings.public_url()?, settings.session_policy())?)
+    let mut services =
+        Services::new(db, provider, clock).configure(&settings.public_url()?, settings.session_policy())?;
+    let minutes = settings.auth.break_glass_minutes;
+    anyhow::ensure!(
+        (5..=24 * 60).contains(&minutes),
+        "auth.break_glass_minutes must be between 5 and 1440, not {minutes}"
+    );
+    services.break_glass.duration = chrono::Duration::minutes(minutes);
+    Ok(services)
 }
 
 /// SQLite creates its file but not the directory it lives in.
