@@ -11,6 +11,7 @@ mod m20261124_000001_keys_and_patients;
 mod m20261124_000002_audit_log;
 mod m20261124_000003_identity;
 mod m20261124_000004_care_and_records;
+mod m20261124_000005_scheduling;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000002_audit_log::Migration),
             Box::new(m20261124_000003_identity::Migration),
             Box::new(m20261124_000004_care_and_records::Migration),
+            Box::new(m20261124_000005_scheduling::Migration),
         ]
     }
 }

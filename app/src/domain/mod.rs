@@ -17,6 +17,7 @@ pub mod patients;
 pub mod records;
 pub mod seed;
 pub mod seed_clinic;
+pub mod scheduling;
 pub mod sessions;
 pub mod state;
 #[cfg(feature = "test-support")]

@@ -16,6 +16,7 @@ use super::crypto::{BlindIndexer, DataKeys, KekProvider};
 use super::passkeys::Passkeys;
 use super::patients::PatientRepo;
 use super::records::ChartRepo;
+use super::scheduling::ScheduleRepo;
 use super::sessions::DbSessionStore;
 use super::users::UserRepo;
 
@@ -40,6 +41,7 @@ pub struct Services {
     pub care: CareRepo,
     pub break_glass: BreakGlassRepo,
     pub access_history: AccessHistory,
+    pub schedule: ScheduleRepo,
     pub users: UserRepo,
     pub sessions: DbSessionStore,
     pub passkeys: Arc<Passkeys>,
@@ -76,6 +78,7 @@ impl Services {
         let care = CareRepo::new(db.clone(), audit.clone(), clock.clone(), guard.clone());
         let break_glass = BreakGlassRepo::new(db.clone(), keys.clone(), audit.clone(), clock.clone(), guard.clone());
         let access_history = AccessHistory::new(db.clone(), audit.clone(), guard.clone());
+        let schedule = ScheduleRepo::new(db.clone(), keys.clone(), audit.clone(), clock.clone(), guard.clone());
         // tower-sessions stamps expiry dates from the system clock, so the store compares with
         // that clock too; the logoff policy itself is decided with `clock` (see api::context).
         let sessions = DbSessionStore::new(db.clone(), Arc::new(super::clock::SystemClock));
@@ -95,6 +98,7 @@ impl Services {
             care,
             break_glass,
             access_history,
+            schedule,
             users,
             sessions,
             passkeys,

@@ -7,6 +7,8 @@ use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 
 use super::db;
 
+pub mod smtp_sink;
+
 /// Generates one test per backend from an async closure taking the backend.
 #[macro_export]
 macro_rules! on_both_backends {

@@ -141,6 +141,28 @@ pub fn decide(actor: &Actor, action: Action, patient: Option<PatientId>, relatio
             _ => Decision::deny("only-clinicians-break-glass"),
         },
         Action::ClinicianList => Decision::allow("workforce-directory"),
+        Action::AppointmentBook | Action::AppointmentChange => match actor.role {
+            Role::Patient if own => Decision::allow_for("patient-self", Purpose::PatientRequest),
+            Role::Patient => Decision::deny("not-own-record"),
+            Role::Clinician => decide_chart(actor, Some(Kind::ChartWrite), own, relationship),
+            Role::Admin => Decision::allow("front-desk-schedules"),
+            _ => Decision::deny("not-a-scheduler"),
+        },
+        Action::AppointmentRead => match actor.role {
+            Role::Patient | Role::Clinician => decide_chart(actor, Some(Kind::ChartRead), own, relationship),
+            Role::Admin => Decision::deny("admin-minimum-necessary"),
+            _ => Decision::deny("security-officer-minimum-necessary"),
+        },
+        Action::ScheduleManage => match actor.role {
+            Role::Admin => Decision::allow("admin-manages-schedule"),
+            Role::Clinician => Decision::allow("clinician-manages-own-hours"),
+            _ => Decision::deny("not-a-scheduler"),
+        },
+        Action::CalendarRead => match actor.role {
+            Role::Admin | Role::Clinician => Decision::allow("staff-calendar"),
+            _ => Decision::deny("not-staff"),
+        },
+        Action::ReminderSend => Decision::deny("system-only"),
         _ => match kind(action) {
             Some(Kind::ChartRead | Kind::ChartWrite) => decide_chart(actor, kind(action), own, relationship),
             Some(Kind::PatientOwn) => match (actor.role, own) {

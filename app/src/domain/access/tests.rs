@@ -112,6 +112,27 @@ fn expected(
         }
         Action::BreakGlassDeclare => Err("only-clinicians-break-glass"),
         Action::ClinicianList => Ok(("workforce-directory", Operations)),
+        Action::AppointmentBook | Action::AppointmentChange => match (role, target) {
+            (Role::Patient, Target::Own) => Ok(("patient-self", PatientRequest)),
+            (Role::Patient, _) => Err("not-own-record"),
+            (Role::Clinician, _) => clinician_chart(),
+            (Role::Admin, _) => Ok(("front-desk-schedules", Operations)),
+            _ => Err("not-a-scheduler"),
+        },
+        Action::AppointmentRead => match (role, target) {
+            (Role::Patient, Target::Own) => Ok(("patient-self", PatientRequest)),
+            (Role::Patient, _) => Err("not-own-record"),
+            (Role::Clinician, _) => clinician_chart(),
+            _ => Err(minimum_necessary),
+        },
+        Action::ScheduleManage => match role {
+            Role::Admin => Ok(("admin-manages-schedule", Operations)),
+            Role::Clinician => Ok(("clinician-manages-own-hours", Operations)),
+            _ => Err("not-a-scheduler"),
+        },
+        Action::CalendarRead if matches!(role, Role::Admin | Role::Clinician) => Ok(("staff-calendar", Operations)),
+        Action::CalendarRead => Err("not-staff"),
+        Action::ReminderSend => Err("system-only"),
         _ => Err("not-a-patient-action"),
     }
 }

@@ -120,11 +120,17 @@ pub enum Action {
     BreakGlassReview,
     AlertList,
     ClinicianList,
+    AppointmentBook,
+    AppointmentChange,
+    AppointmentRead,
+    ScheduleManage,
+    CalendarRead,
+    ReminderSend,
 }
 
 impl Action {
     /// Every action, for exhaustive policy tests.
-    pub const ALL: [Action; 39] = [
+    pub const ALL: [Action; 45] = [
         Action::PatientCreate,
         Action::PatientRead,
         Action::PatientUpdate,
@@ -164,6 +170,12 @@ impl Action {
         Action::BreakGlassReview,
         Action::AlertList,
         Action::ClinicianList,
+        Action::AppointmentBook,
+        Action::AppointmentChange,
+        Action::AppointmentRead,
+        Action::ScheduleManage,
+        Action::CalendarRead,
+        Action::ReminderSend,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -207,6 +219,12 @@ impl Action {
             Action::BreakGlassReview => "break_glass.review",
             Action::AlertList => "alert.list",
             Action::ClinicianList => "clinician.list",
+            Action::AppointmentBook => "appointment.book",
+            Action::AppointmentChange => "appointment.change",
+            Action::AppointmentRead => "appointment.read",
+            Action::ScheduleManage => "schedule.manage",
+            Action::CalendarRead => "calendar.read",
+            Action::ReminderSend => "reminder.send",
         }
     }
 }

@@ -3,14 +3,20 @@
 //! [`Sealed`]: crate::domain::crypto::Sealed
 
 pub mod app_user;
+pub mod appointment;
+pub mod appointment_slot;
 pub mod audit_chain;
 pub mod audit_event;
+pub mod availability;
+pub mod availability_exception;
 pub mod break_glass;
 pub mod care_relationship;
 pub mod clinical_entry;
 pub mod data_key;
 pub mod enrollment;
+pub mod job;
 pub mod passkey;
 pub mod patient;
 pub mod security_alert;
 pub mod session;
+pub mod visit_type;
