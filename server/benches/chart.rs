@@ -257,7 +257,12 @@ fn bench_settings(url: &str) -> server::config::Settings {
             site_root: "target/site".into(),
             public_url: "http://localhost:3000".into(),
         },
-        auth: AuthSettings { idle_timeout_minutes: 15, absolute_timeout_hours: 12, enrollment_ttl_hours: 72, break_glass_minutes: 60 },
+        auth: AuthSettings {
+            idle_timeout_minutes: 15,
+            absolute_timeout_hours: 12,
+            enrollment_ttl_hours: 72,
+            break_glass_minutes: 60,
+        },
         database: DatabaseSettings { url: SecretString::from(url.to_owned()) },
         keys: KeySettings {
             file: None,
@@ -266,5 +271,7 @@ fn bench_settings(url: &str) -> server::config::Settings {
         },
         audit: AuditSettings { chain_interval_ms: 1000 },
         log: LogSettings { filter: "warn".into() },
+        clinic: ClinicSettings::default(),
+        reminders: ReminderSettings::default(),
     }
 }

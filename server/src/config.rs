@@ -46,6 +46,79 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub audit: AuditSettings,
     pub log: LogSettings,
+    #[serde(default)]
+    pub clinic: ClinicSettings,
+    #[serde(default)]
+    pub reminders: ReminderSettings,
+}
+
+/// The clinic as patients know it.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ClinicSettings {
+    /// Shown in reminders and pages.
+    pub name: String,
+    /// An IANA zone such as America/New_York: weekly hours are written in it.
+    pub time_zone: String,
+}
+
+impl Default for ClinicSettings {
+    fn default() -> Self {
+        Self { name: "Clinic".into(), time_zone: "UTC".into() }
+    }
+}
+
+/// Appointment reminders by email.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ReminderSettings {
+    pub enabled: bool,
+    /// How long before a visit its reminder goes out.
+    pub lead_hours: i64,
+    /// How often each node looks for due reminders.
+    pub poll_seconds: u64,
+    pub smtp: SmtpConfig,
+}
+
+impl Default for ReminderSettings {
+    fn default() -> Self {
+        Self { enabled: false, lead_hours: 24, poll_seconds: 30, smtp: SmtpConfig::default() }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    /// none | starttls | tls
+    pub security: String,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    pub from: String,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 25,
+            security: "none".into(),
+            username: None,
+            password: None,
+            from: "Clinic <reminders@localhost>".into(),
+        }
+    }
+}
+
+impl SmtpConfig {
+    pub fn domain(&self) -> app::domain::scheduling::reminders::SmtpSettings {
+        app::domain::scheduling::reminders::SmtpSettings {
+            host: self.host.clone(),
+            port: self.port,
+            security: self.security.clone(),
+            username: self.username.clone(),
+            password: self.password.as_ref().map(|p| secrecy::ExposeSecret::expose_secret(p).to_owned()),
+            from: self.from.clone(),
+        }
+    }
 }
 
 fn default_environment() -> Environment {

@@ -38,6 +38,14 @@ pub async fn services(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Res
         "auth.break_glass_minutes must be between 5 and 1440, not {minutes}"
     );
     services.break_glass.duration = chrono::Duration::minutes(minutes);
+    services.schedule.zone = settings
+        .clinic
+        .time_zone
+        .parse()
+        .map_err(|_| anyhow::anyhow!("clinic.time_zone is not a known IANA time zone such as America/New_York"))?;
+    let lead = settings.reminders.lead_hours;
+    anyhow::ensure!((1..=24 * 14).contains(&lead), "reminders.lead_hours must be between 1 and 336, not {lead}");
+    services.schedule.reminder_lead = chrono::Duration::hours(lead);
     Ok(services)
 }
 
@@ -146,6 +154,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     chainer: tokio::task::JoinHandle<()>,
+    reminders: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -159,10 +168,11 @@ impl Application {
         let listener = TcpListener::bind(settings.address()).await?;
         let port = listener.local_addr()?.port();
         let chainer = spawn_audit_chainer(&services, Duration::from_millis(settings.audit.chain_interval_ms));
+        let reminders = if settings.reminders.enabled { Some(spawn_reminders(settings, &services)?) } else { None };
         let state = AppState { leptos_options: leptos_options(settings), services };
         let origin = AllowedOrigin(settings.public_url()?.origin().ascii_serialization());
         let router = router(state, HeaderPolicy { tls: settings.server.tls }, origin);
-        Ok(Self { port, listener, router, chainer })
+        Ok(Self { port, listener, router, chainer, reminders })
     }
 
     pub fn port(&self) -> u16 {
@@ -173,8 +183,40 @@ impl Application {
         let service = self.router.into_make_service_with_connect_info::<std::net::SocketAddr>();
         let result = axum::serve(self.listener, service).with_graceful_shutdown(shutdown_signal()).await;
         self.chainer.abort();
+        if let Some(reminders) = self.reminders {
+            reminders.abort();
+        }
         result
     }
+}
+
+/// Sends due appointment reminders every `reminders.poll_seconds`. Jobs live in the database
+/// under leases, so every node can run this and each reminder still goes out once.
+fn spawn_reminders(settings: &Settings, services: &Services) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    use app::domain::scheduling::reminders::{Mailer, ReminderRunner, SmtpMailer};
+    let mailer: Arc<dyn Mailer> = Arc::new(SmtpMailer::new(&settings.reminders.smtp.domain())?);
+    let sign_in = format!("{}/sign-in", settings.public_url()?.as_str().trim_end_matches('/'));
+    let runner = ReminderRunner::new(
+        services.db.clone(),
+        services.keys.clone(),
+        services.audit.clone(),
+        services.clock.clone(),
+        mailer,
+        settings.clinic.name.clone(),
+        sign_in,
+    );
+    let every = Duration::from_secs(settings.reminders.poll_seconds.max(1));
+    Ok(tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        loop {
+            ticker.tick().await;
+            match runner.run_due().await {
+                Ok(0) => {}
+                Ok(sent) => tracing::info!(sent, "appointment reminders sent"),
+                Err(err) => tracing::error!(error = ?err, "reminder run failed; will try again"),
+            }
+        }
+    }))
 }
 
 async fn shutdown_signal() {

@@ -8,5 +8,6 @@ pub mod chart;
 #[cfg(feature = "ssr")]
 pub mod context;
 pub mod portal;
+pub mod schedule;
 pub mod security;
 pub mod status;

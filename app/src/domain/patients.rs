@@ -160,7 +160,7 @@ impl PatientRepo {
             .append(&txn, &permit.ctx, entry(Action::PatientCreate, Some(id), Outcome::Allowed, permit.decision.rule))
             .await?;
         txn.commit().await?;
-        tracing::info!(patient_id = %id, "patient created");
+        tracing::debug!(patient_id = %id, "patient created");
         Ok(id)
     }
 

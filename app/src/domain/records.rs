@@ -142,7 +142,7 @@ impl ChartRepo {
             .append(&txn, &permit.ctx, permit.entry(Action::EntryCreate, body.kind().as_str(), Some(id.to_string())))
             .await?;
         txn.commit().await?;
-        tracing::info!(entry_id = %id, kind = body.kind().as_str(), "chart entry added");
+        tracing::debug!(entry_id = %id, kind = body.kind().as_str(), "chart entry added");
         Ok((id, 1))
     }
 

@@ -80,6 +80,75 @@ pub async fn relate(
     Ok(())
 }
 
+/// The demo clinic's visit types and hours: every clinician works weekdays 09:00-12:00 and
+/// 13:00-17:00 in the clinic's zone. Follow-ups and video visits may be booked online; a new
+/// patient visit is a request staff approve. A few of patients 1.. get visits in the coming
+/// days (patient 0 has none, so browser tests start from an empty list).
+pub async fn schedule_demo(
+    services: &Services,
+    ctx: &AuditContext,
+    patients: &[PatientId],
+    clinicians: &[UserId],
+) -> Result<(), Error> {
+    use chrono::{Datelike, NaiveTime, Weekday};
+
+    use super::scheduling::slots::WeeklyHours;
+    use super::scheduling::{Booking, NewVisitType};
+    let hours: Vec<WeeklyHours> = [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri]
+        .into_iter()
+        .flat_map(|weekday| {
+            [(9, 12), (13, 17)].map(|(start, end)| WeeklyHours {
+                weekday,
+                start: NaiveTime::from_hms_opt(start, 0, 0).unwrap_or_default(),
+                end: NaiveTime::from_hms_opt(end, 0, 0).unwrap_or_default(),
+            })
+        })
+        .collect();
+    for clinician in clinicians {
+        services.schedule.set_weekly_hours(ctx, *clinician, &hours).await?;
+    }
+    let kinds = [
+        ("Follow-up visit", false, 30, true, false),
+        ("Video visit", true, 30, true, false),
+        ("New patient visit", false, 60, true, true),
+    ];
+    let mut follow_up = None;
+    for (name, video, minutes, self_schedule, requires_approval) in kinds {
+        let new =
+            NewVisitType { name: name.to_owned(), video, duration_minutes: minutes, self_schedule, requires_approval };
+        let id = services.schedule.create_visit_type(ctx, new).await?;
+        follow_up.get_or_insert(id);
+    }
+    let Some(follow_up) = follow_up else { return Ok(()) };
+    let reasons = ["Blood pressure check", "Medication review", "Follow-up on lab results", "Annual physical"];
+    let today = services.clock.now().with_timezone(&services.schedule.zone).date_naive();
+    let mut booked = 0;
+    for (n, patient) in patients.iter().enumerate().skip(1).take(12) {
+        let clinician = clinicians[n % clinicians.len()];
+        let mut day = today + Duration::days(1 + (n as i64 % 5));
+        while matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {
+            day += Duration::days(1);
+        }
+        let slots = services.schedule.open_slots(clinician, follow_up, day, day).await?;
+        let Some(slot) = slots.get(n % slots.len().max(1)) else { continue };
+        let booking = Booking {
+            patient: *patient,
+            clinician,
+            visit_type: follow_up,
+            starts_at: slot.start,
+            reason: reasons[n % reasons.len()].to_owned(),
+        };
+        match services.schedule.book(ctx, booking).await {
+            Ok(_) => booked += 1,
+            // Two demo patients drew the same slot: the database refused the second.
+            Err(Error::Conflict(_)) => {}
+            Err(err) => return Err(err),
+        }
+    }
+    tracing::info!(booked, "demo appointments booked");
+    Ok(())
+}
+
 /// Writes a clinical history for each patient, `concurrency` patients at a time.
 pub async fn seed_histories(
     services: &Services,

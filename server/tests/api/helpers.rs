@@ -8,7 +8,8 @@ use app::domain::state::Services;
 pub use app::domain::test_support::{Backend, TestDb};
 use secrecy::SecretString;
 use server::config::{
-    AuditSettings, AuthSettings, DatabaseSettings, Environment, KeySettings, LogSettings, ServerSettings, Settings,
+    AuditSettings, AuthSettings, ClinicSettings, DatabaseSettings, Environment, KeySettings, LogSettings,
+    ReminderSettings, ServerSettings, Settings,
 };
 use server::startup::{self, Application};
 
@@ -29,7 +30,12 @@ pub fn settings(url: &str, tls: bool) -> Settings {
             site_root: "target/site".into(),
             public_url: "http://localhost:3000".into(),
         },
-        auth: AuthSettings { idle_timeout_minutes: 15, absolute_timeout_hours: 12, enrollment_ttl_hours: 72, break_glass_minutes: 60 },
+        auth: AuthSettings {
+            idle_timeout_minutes: 15,
+            absolute_timeout_hours: 12,
+            enrollment_ttl_hours: 72,
+            break_glass_minutes: 60,
+        },
         database: DatabaseSettings { url: SecretString::from(url.to_owned()) },
         keys: KeySettings {
             file: None,
@@ -38,6 +44,8 @@ pub fn settings(url: &str, tls: bool) -> Settings {
         },
         audit: AuditSettings { chain_interval_ms: 100 },
         log: LogSettings { filter: "info".into() },
+        clinic: ClinicSettings::default(),
+        reminders: ReminderSettings::default(),
     }
 }
 

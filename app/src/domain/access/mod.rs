@@ -163,6 +163,10 @@ pub fn decide(actor: &Actor, action: Action, patient: Option<PatientId>, relatio
             _ => Decision::deny("not-staff"),
         },
         Action::ReminderSend => Decision::deny("system-only"),
+        Action::VisitTypeManage => match actor.role {
+            Role::Admin => Decision::allow("admin-manages-schedule"),
+            _ => Decision::deny("not-an-admin"),
+        },
         _ => match kind(action) {
             Some(Kind::ChartRead | Kind::ChartWrite) => decide_chart(actor, kind(action), own, relationship),
             Some(Kind::PatientOwn) => match (actor.role, own) {

@@ -133,6 +133,8 @@ fn expected(
         Action::CalendarRead if matches!(role, Role::Admin | Role::Clinician) => Ok(("staff-calendar", Operations)),
         Action::CalendarRead => Err("not-staff"),
         Action::ReminderSend => Err("system-only"),
+        Action::VisitTypeManage if role == Role::Admin => Ok(("admin-manages-schedule", Operations)),
+        Action::VisitTypeManage => Err("not-an-admin"),
         _ => Err("not-a-patient-action"),
     }
 }

@@ -126,11 +126,12 @@ pub enum Action {
     ScheduleManage,
     CalendarRead,
     ReminderSend,
+    VisitTypeManage,
 }
 
 impl Action {
     /// Every action, for exhaustive policy tests.
-    pub const ALL: [Action; 45] = [
+    pub const ALL: [Action; 46] = [
         Action::PatientCreate,
         Action::PatientRead,
         Action::PatientUpdate,
@@ -176,6 +177,7 @@ impl Action {
         Action::ScheduleManage,
         Action::CalendarRead,
         Action::ReminderSend,
+        Action::VisitTypeManage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -225,6 +227,7 @@ impl Action {
             Action::ScheduleManage => "schedule.manage",
             Action::CalendarRead => "calendar.read",
             Action::ReminderSend => "reminder.send",
+            Action::VisitTypeManage => "visit_type.manage",
         }
     }
 }

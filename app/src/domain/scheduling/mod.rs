@@ -152,10 +152,7 @@ impl ScheduleRepo {
     }
 
     pub async fn create_visit_type(&self, ctx: &AuditContext, new: NewVisitType) -> Result<Uuid, Error> {
-        let permit = self.manage(ctx).await?;
-        if ctx.actor.role == Role::Clinician {
-            return Err(Error::Forbidden);
-        }
+        let permit = self.guard.check(ctx, Action::VisitTypeManage, "visit_type", None).await?;
         let name = new.name.trim();
         if name.is_empty() || name.chars().count() > 80 {
             return Err(Error::validation("name", "must be 1 to 80 characters"));
@@ -180,7 +177,7 @@ impl ScheduleRepo {
         .insert(&txn)
         .await?;
         self.audit
-            .append(&txn, &permit.ctx, permit.entry(Action::ScheduleManage, "visit_type", Some(id.to_string())))
+            .append(&txn, &permit.ctx, permit.entry(Action::VisitTypeManage, "visit_type", Some(id.to_string())))
             .await?;
         txn.commit().await?;
         Ok(id)
@@ -195,10 +192,7 @@ impl ScheduleRepo {
         self_schedule: bool,
         requires_approval: bool,
     ) -> Result<(), Error> {
-        let permit = self.manage(ctx).await?;
-        if ctx.actor.role == Role::Clinician {
-            return Err(Error::Forbidden);
-        }
+        let permit = self.guard.check(ctx, Action::VisitTypeManage, "visit_type", None).await?;
         let txn = self.db.begin().await?;
         let result = visit_type::Entity::update_many()
             .col_expr(visit_type::Column::SelfSchedule, Expr::value(self_schedule))
@@ -211,7 +205,7 @@ impl ScheduleRepo {
             txn.rollback().await?;
             return Err(Error::NotFound);
         }
-        let mut changed = permit.entry(Action::ScheduleManage, "visit_type", Some(id.to_string()));
+        let mut changed = permit.entry(Action::VisitTypeManage, "visit_type", Some(id.to_string()));
         changed.rule =
             Some(format!("{}:self_schedule={self_schedule},approval={requires_approval}", permit.decision.rule));
         self.audit.append(&txn, &permit.ctx, changed).await?;
@@ -246,7 +240,7 @@ impl ScheduleRepo {
     ) -> Result<(), Error> {
         let permit = self.manage(ctx).await?;
         if ctx.actor.role == Role::Clinician && ctx.actor.user_id != Some(clinician) {
-            return Err(Error::Forbidden);
+            return Err(self.refuse(ctx, "availability", "not-own-hours").await);
         }
         if hours.iter().any(|h| h.end <= h.start) {
             return Err(Error::validation("hours", "each block must end after it starts"));
@@ -289,7 +283,7 @@ impl ScheduleRepo {
     ) -> Result<Uuid, Error> {
         let permit = self.manage(ctx).await?;
         if ctx.actor.role == Role::Clinician && (clinician.is_none() || ctx.actor.user_id != clinician) {
-            return Err(Error::Forbidden);
+            return Err(self.refuse(ctx, "availability_exception", "not-own-hours").await);
         }
         if span.end <= span.start {
             return Err(Error::validation("ends_at", "must be after the start"));
@@ -600,6 +594,28 @@ impl ScheduleRepo {
             cancel_reason: row.cancel_reason.as_ref().map(|r| open("cancel_reason", r)).transpose()?,
             version: row.version,
         })
+    }
+
+    /// A refusal the policy cannot see (it depends on whose hours these are), audited here.
+    async fn refuse(&self, ctx: &AuditContext, resource: &'static str, rule: &str) -> Error {
+        let denied = super::audit::AuditEntry {
+            action: Action::ScheduleManage,
+            resource_type: resource,
+            resource_id: None,
+            patient_id: None,
+            outcome: super::audit::Outcome::Denied,
+            rule: Some(rule.to_owned()),
+        };
+        let record = async {
+            let txn = self.db.begin().await?;
+            self.audit.append(&txn, ctx, denied).await?;
+            txn.commit().await?;
+            Ok::<_, Error>(())
+        };
+        match record.await {
+            Ok(()) => Error::Forbidden,
+            Err(err) => err,
+        }
     }
 
     async fn manage(&self, ctx: &AuditContext) -> Result<Permit, Error> {

@@ -1,0 +1,268 @@
+//! Scheduling: visit types and the clinic's self-scheduling switches, open slots, booking,
+//! changes, the patient's own visits, and staff calendars. Times travel in UTC; pages show them
+//! in the viewer's zone. A calendar names a patient only for a reader allowed to see them.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VisitTypeView {
+    pub id: String,
+    pub name: String,
+    pub video: bool,
+    pub duration_minutes: i64,
+    pub self_schedule: bool,
+    pub requires_approval: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlotView {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppointmentView {
+    pub id: String,
+    pub clinician: String,
+    pub visit_type: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// requested, confirmed, cancelled, no_show or completed.
+    pub status: String,
+    pub reason: String,
+    pub cancel_reason: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CalendarEntry {
+    pub id: String,
+    pub clinician_id: String,
+    pub clinician: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub status: String,
+    pub visit_type: String,
+    /// Only for a reader allowed to see the patient; otherwise the entry is just "Busy".
+    pub patient_name: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CalendarView {
+    pub entries: Vec<CalendarEntry>,
+    /// The clinic's IANA time zone.
+    pub clinic_zone: String,
+}
+
+#[cfg(feature = "ssr")]
+mod server {
+    pub use crate::api::context::{parse_id, signed_in};
+    pub use crate::domain::audit::{Action, Role};
+    pub use crate::domain::ids::{PatientId, UserId};
+
+    pub fn user_id(field: &str, value: &str) -> Result<UserId, crate::error::AppError> {
+        parse_id(field, value).map(UserId)
+    }
+
+    pub async fn type_names(
+        services: &crate::domain::state::Services,
+    ) -> Result<std::collections::HashMap<uuid::Uuid, String>, crate::error::AppError> {
+        Ok(services.schedule.visit_types().await?.into_iter().map(|v| (v.id, v.name)).collect())
+    }
+}
+
+#[server(endpoint = "schedule/visit_types", prefix = "/api", input = Json)]
+pub async fn visit_types() -> Result<Vec<VisitTypeView>, AppError> {
+    use server::*;
+    let (services, _, _) = signed_in(Action::ClinicianList).await?;
+    Ok(services
+        .schedule
+        .visit_types()
+        .await?
+        .into_iter()
+        .filter(|v| v.active)
+        .map(|v| VisitTypeView {
+            id: v.id.to_string(),
+            name: v.name,
+            video: v.video,
+            duration_minutes: v.duration.num_minutes(),
+            self_schedule: v.self_schedule,
+            requires_approval: v.requires_approval,
+        })
+        .collect())
+}
+
+#[server(endpoint = "schedule/set_self_scheduling", prefix = "/api", input = Json)]
+pub async fn set_self_scheduling(
+    visit_type_id: String,
+    self_schedule: bool,
+    requires_approval: bool,
+) -> Result<(), AppError> {
+    use server::*;
+    let (services, _, ctx) = signed_in(Action::VisitTypeManage).await?;
+    let id = parse_id("visit_type_id", &visit_type_id)?;
+    services.schedule.set_self_scheduling(&ctx, id, self_schedule, requires_approval).await?;
+    Ok(())
+}
+
+/// Open slots with a clinician for the `days` clinic-local dates from `from`. A patient sees
+/// slots only for visit types the clinic lets them book online.
+#[server(endpoint = "schedule/open_slots", prefix = "/api", input = Json)]
+pub async fn open_slots(
+    clinician_id: String,
+    visit_type_id: String,
+    from: NaiveDate,
+    days: u32,
+) -> Result<Vec<SlotView>, AppError> {
+    use server::*;
+    let (services, user, _) = signed_in(Action::ClinicianList).await?;
+    let visit = parse_id("visit_type_id", &visit_type_id)?;
+    let kind = services.schedule.visit_types().await?.into_iter().find(|v| v.id == visit);
+    if user.role == Role::Patient && !kind.is_some_and(|k| k.self_schedule && k.active) {
+        return Ok(Vec::new());
+    }
+    let to = from + chrono::Duration::days(i64::from(days.clamp(1, 31)) - 1);
+    let slots = services.schedule.open_slots(user_id("clinician_id", &clinician_id)?, visit, from, to).await?;
+    Ok(slots.into_iter().map(|s| SlotView { start: s.start, end: s.end }).collect())
+}
+
+/// A patient books a visit for themselves; returns the status (confirmed or requested).
+#[server(endpoint = "schedule/book_my_visit", prefix = "/api", input = Json)]
+pub async fn book_my_visit(
+    clinician_id: String,
+    visit_type_id: String,
+    starts_at: DateTime<Utc>,
+    reason: String,
+) -> Result<String, AppError> {
+    use crate::domain::scheduling::Booking;
+    use server::*;
+    let (services, user, ctx) = signed_in(Action::AppointmentBook).await?;
+    let Some(patient) = user.patient_id else {
+        services.guard.check(&ctx, Action::AppointmentBook, "appointment", Some(PatientId(uuid::Uuid::nil()))).await?;
+        return Err(AppError::Forbidden);
+    };
+    let booking = Booking {
+        patient,
+        clinician: user_id("clinician_id", &clinician_id)?,
+        visit_type: parse_id("visit_type_id", &visit_type_id)?,
+        starts_at,
+        reason,
+    };
+    let (_, status) = services.schedule.book(&ctx, booking).await?;
+    Ok(status.as_str().to_owned())
+}
+
+/// Staff book a visit for a patient.
+#[server(endpoint = "schedule/book_visit", prefix = "/api", input = Json)]
+pub async fn book_visit(
+    patient_id: String,
+    clinician_id: String,
+    visit_type_id: String,
+    starts_at: DateTime<Utc>,
+    reason: String,
+) -> Result<String, AppError> {
+    use crate::domain::scheduling::Booking;
+    use server::*;
+    let (services, _, ctx) = signed_in(Action::AppointmentBook).await?;
+    let booking = Booking {
+        patient: PatientId(parse_id("patient_id", &patient_id)?),
+        clinician: user_id("clinician_id", &clinician_id)?,
+        visit_type: parse_id("visit_type_id", &visit_type_id)?,
+        starts_at,
+        reason,
+    };
+    let (_, status) = services.schedule.book(&ctx, booking).await?;
+    Ok(status.as_str().to_owned())
+}
+
+#[server(endpoint = "schedule/my_appointments", prefix = "/api", input = Json)]
+pub async fn my_appointments() -> Result<Vec<AppointmentView>, AppError> {
+    use server::*;
+    let (services, user, ctx) = signed_in(Action::AppointmentRead).await?;
+    let patient = user.patient_id.unwrap_or(PatientId(uuid::Uuid::nil()));
+    let appointments = services.schedule.for_patient(&ctx, patient).await?;
+    let names = services.users.workforce_names(appointments.iter().map(|a| a.clinician_id)).await?;
+    let types = type_names(&services).await?;
+    Ok(appointments
+        .into_iter()
+        .map(|a| AppointmentView {
+            id: a.id.to_string(),
+            clinician: names.get(&a.clinician_id).map_or_else(String::new, |(_, n)| n.clone()),
+            visit_type: types.get(&a.visit_type).cloned().unwrap_or_default(),
+            start: a.span.start,
+            end: a.span.end,
+            status: a.status.as_str().to_owned(),
+            reason: a.reason,
+            cancel_reason: a.cancel_reason,
+        })
+        .collect())
+}
+
+#[server(endpoint = "schedule/cancel", prefix = "/api", input = Json)]
+pub async fn cancel_appointment(appointment_id: String, reason: String) -> Result<(), AppError> {
+    use server::*;
+    let (services, _, ctx) = signed_in(Action::AppointmentChange).await?;
+    services.schedule.cancel(&ctx, parse_id("appointment_id", &appointment_id)?, &reason).await?;
+    Ok(())
+}
+
+#[server(endpoint = "schedule/reschedule", prefix = "/api", input = Json)]
+pub async fn reschedule_appointment(appointment_id: String, starts_at: DateTime<Utc>) -> Result<(), AppError> {
+    use server::*;
+    let (services, _, ctx) = signed_in(Action::AppointmentChange).await?;
+    services.schedule.reschedule(&ctx, parse_id("appointment_id", &appointment_id)?, starts_at).await?;
+    Ok(())
+}
+
+#[server(endpoint = "schedule/approve", prefix = "/api", input = Json)]
+pub async fn approve_appointment(appointment_id: String) -> Result<(), AppError> {
+    use server::*;
+    let (services, _, ctx) = signed_in(Action::AppointmentChange).await?;
+    services.schedule.approve(&ctx, parse_id("appointment_id", &appointment_id)?).await?;
+    Ok(())
+}
+
+#[server(endpoint = "schedule/no_show", prefix = "/api", input = Json)]
+pub async fn mark_no_show(appointment_id: String) -> Result<(), AppError> {
+    use server::*;
+    let (services, _, ctx) = signed_in(Action::AppointmentChange).await?;
+    services.schedule.mark_no_show(&ctx, parse_id("appointment_id", &appointment_id)?).await?;
+    Ok(())
+}
+
+/// Staff calendars for `days` days from `from` (UTC): a clinician's own by default, or the
+/// whole clinic's for an admin (`whole_clinic`).
+#[server(endpoint = "schedule/calendar", prefix = "/api", input = Json)]
+pub async fn calendar(from: DateTime<Utc>, days: u32, whole_clinic: bool) -> Result<CalendarView, AppError> {
+    use server::*;
+    let (services, user, ctx) = signed_in(Action::CalendarRead).await?;
+    let clinicians: Vec<UserId> = if whole_clinic || user.role != Role::Clinician {
+        services.users.clinicians().await?.into_iter().map(|(id, _)| id).collect()
+    } else {
+        vec![user.id]
+    };
+    let to = from + chrono::Duration::days(i64::from(days.clamp(1, 31)));
+    let items = services.schedule.calendar(&ctx, &clinicians, from, to).await?;
+    let names = services.users.workforce_names(items.iter().map(|i| i.clinician_id)).await?;
+    let types = type_names(&services).await?;
+    Ok(CalendarView {
+        entries: items
+            .into_iter()
+            .map(|i| CalendarEntry {
+                id: i.id.to_string(),
+                clinician_id: i.clinician_id.to_string(),
+                clinician: names.get(&i.clinician_id).map_or_else(String::new, |(_, n)| n.clone()),
+                start: i.span.start,
+                end: i.span.end,
+                status: i.status.as_str().to_owned(),
+                visit_type: types.get(&i.visit_type).cloned().unwrap_or_default(),
+                patient_name: i.patient.map(|(_, name)| name),
+            })
+            .collect(),
+        clinic_zone: services.schedule.zone.name().to_owned(),
+    })
+}
