@@ -11,4 +11,5 @@ mod logs;
 mod matrix;
 mod pages;
 mod records;
+mod schedule;
 mod sessions;

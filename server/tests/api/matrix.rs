@@ -30,6 +30,23 @@ on_both_backends!(every_protected_server_function_allows_exactly_its_roles_and_a
     let mut known = app::domain::seed::synthetic_patient(&mut rand::rng(), "MTX", 1);
     known.mrn = mrn.clone();
     app.services.patients.create(&AuditContext::system("test"), known).await.unwrap();
+    let visit = app
+        .services
+        .schedule
+        .create_visit_type(
+            &AuditContext::system("test"),
+            app::domain::scheduling::NewVisitType {
+                name: "Matrix visit".into(),
+                video: false,
+                duration_minutes: 30,
+                self_schedule: true,
+                requires_approval: false,
+            },
+        )
+        .await
+        .unwrap()
+        .to_string();
+    let staff = [Role::Clinician, Role::Admin];
     let admin_only = [Role::Admin];
     let clinicians = [Role::Clinician];
     let patients = [Role::Patient];
@@ -62,6 +79,19 @@ on_both_backends!(every_protected_server_function_allows_exactly_its_roles_and_a
         ("care/for_mrn", serde_json::json!({"mrn": mrn}), &admin_only),
         ("security/break_glass_queue", serde_json::json!({}), &officers),
         ("security/alerts", serde_json::json!({}), &officers),
+        ("schedule/visit_types", serde_json::json!({}), &everyone),
+        (
+            "schedule/open_slots",
+            serde_json::json!({"clinician_id": target, "visit_type_id": visit, "from": "2026-11-30", "days": 1}),
+            &everyone,
+        ),
+        ("schedule/my_appointments", serde_json::json!({}), &patients),
+        ("schedule/calendar", serde_json::json!({"from": chrono::Utc::now(), "days": 1, "whole_clinic": true}), &staff),
+        (
+            "schedule/set_self_scheduling",
+            serde_json::json!({"visit_type_id": visit, "self_schedule": true, "requires_approval": false}),
+            &admin_only,
+        ),
         ("pages/open", serde_json::json!({"role": "patient"}), &[Role::Patient]),
         ("pages/open", serde_json::json!({"role": "clinician"}), &[Role::Clinician]),
         ("pages/open", serde_json::json!({"role": "admin"}), &[Role::Admin]),
