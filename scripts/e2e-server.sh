@@ -11,9 +11,11 @@ export APP_SERVER__PORT="${1:-3100}"
 export APP_SERVER__PUBLIC_URL="http://localhost:$APP_SERVER__PORT"
 export APP_DATABASE__URL="sqlite://$data/e2e.db?mode=rwc"
 export APP_KEYS__FILE="$data/keys.json"
+# The first admin comes first: bootstrap makes its own account only while no admin exists.
+"$SERVER_BIN" admin bootstrap --name "E2E Admin" --link-file "${E2E_LINK_FILE:-$data/admin-link}"
 # Demo staff and the first patient's account, with their enrollment links in $E2E_LINK_DIR:
 # clinician (assigned to E2E-0000000), care-team-clinician, other-clinician (no relationship to
-# E2E-0000000), security, patient (the account of E2E-0000000).
+# E2E-0000000), security, front-desk (an admin), patient (the account of E2E-0000000) and
+# patient-2 (the account of E2E-0000001, assigned to care-team-clinician).
 "$SERVER_BIN" seed --patients 10 --mrn-prefix E2E --link-dir "${E2E_LINK_DIR:-$data/links}"
-"$SERVER_BIN" admin bootstrap --name "E2E Admin" --link-file "${E2E_LINK_FILE:-$data/admin-link}"
 "$SERVER_BIN" serve

@@ -12,7 +12,8 @@ cargo leptos build --release
 export APP_ENVIRONMENT="${APP_ENVIRONMENT:-development}"
 export APP_SERVER__PUBLIC_URL="${APP_SERVER__PUBLIC_URL:-http://localhost:${APP_SERVER__PORT:-3000}}"
 step "migrating and seeding synthetic demo data"
-"$SERVER_BIN" seed --patients "${SEED_PATIENTS:-50}" --if-empty
+# The first admin first: bootstrap makes its own account only while no admin exists.
 "$SERVER_BIN" admin bootstrap
+"$SERVER_BIN" seed --patients "${SEED_PATIENTS:-50}" --if-empty
 step "serving on http://localhost:${APP_SERVER__PORT:-3000} (Ctrl-C to stop)"
 exec "$SERVER_BIN" serve

@@ -105,7 +105,7 @@ async fn chart_load(backend: Backend, count: u64, seconds: u64, smoke: bool) -> 
     let created = seed(backend, &services, count, "BENCH").await?;
     let ids: Vec<PatientId> = created.iter().map(|(id, _)| *id).collect();
     let ctx = AuditContext::system("bench");
-    let accounts = seed_clinic::invite_demo_accounts(&services, &ctx, None, chrono::Duration::hours(1)).await?;
+    let accounts = seed_clinic::invite_demo_accounts(&services, &ctx, Vec::new(), chrono::Duration::hours(1)).await?;
     let clinicians: Vec<_> = accounts.clinicians.iter().map(|(_, invitation)| invitation.user_id).collect();
     let progress = bar(count, format!("{:<8} care teams", name(backend)));
     seed_clinic::relate(&services, &ctx, &ids, &clinicians, |n| progress.inc(n)).await?;

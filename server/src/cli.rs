@@ -205,7 +205,8 @@ async fn seed_command(services: &Services, settings: &Settings, options: SeedOpt
     created.sort_by(|a, b| a.1.mrn.cmp(&b.1.mrn));
     let ids: Vec<_> = created.iter().map(|(id, _)| *id).collect();
     if !options.demographics_only {
-        let first = created.first().map(|(id, p)| (*id, format!("{} {}", p.given_name, p.family_name)));
+        let first: Vec<_> =
+            created.iter().take(2).map(|(id, p)| (*id, format!("{} {}", p.given_name, p.family_name))).collect();
         let accounts = seed_clinic::invite_demo_accounts(
             services,
             &ctx,
@@ -246,8 +247,13 @@ fn write_demo_links(
         links.push((file, format!("clinician {name}"), link(invitation)));
     }
     links.push(("security", "security officer".to_owned(), link(&accounts.security_officer)));
-    if let Some(patient) = &accounts.patient {
-        links.push(("patient", "the first patient".to_owned(), link(patient)));
+    links.push(("front-desk", "front desk (admin)".to_owned(), link(&accounts.front_desk)));
+    for (index, patient) in accounts.patients.iter().enumerate() {
+        let (file, who) = match index {
+            0 => ("patient", "the first patient".to_owned()),
+            n => ("patient-2", format!("patient {}", n + 1)),
+        };
+        links.push((file, who, link(patient)));
     }
     match dir {
         Some(dir) => {

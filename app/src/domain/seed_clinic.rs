@@ -23,20 +23,23 @@ use crate::clinical::{
 /// break-glass).
 pub const CLINICIANS: [&str; 3] = ["Dana Reyes, MD", "Lee Okafor, NP", "Omar Haddad, MD"];
 pub const SECURITY_OFFICER: &str = "Sam Ito";
+pub const FRONT_DESK: &str = "Riley Morgan";
 
 /// The accounts made for the demo, each with its single-use enrollment link token.
 pub struct DemoAccounts {
     pub clinicians: Vec<(String, Invitation)>,
     pub security_officer: Invitation,
-    /// The account of the first patient.
-    pub patient: Option<Invitation>,
+    /// An admin at the front desk: care teams, the clinic day, online-booking switches.
+    pub front_desk: Invitation,
+    /// The accounts of the first patients (0 and 1), as many as there are.
+    pub patients: Vec<Invitation>,
 }
 
-/// Invites the demo staff and the first patient's account; valid for `ttl`.
+/// Invites the demo staff and the first patients' accounts; valid for `ttl`.
 pub async fn invite_demo_accounts(
     services: &Services,
     ctx: &AuditContext,
-    first_patient: Option<(PatientId, String)>,
+    first_patients: Vec<(PatientId, String)>,
     ttl: Duration,
 ) -> Result<DemoAccounts, Error> {
     let mut clinicians = Vec::with_capacity(CLINICIANS.len());
@@ -46,14 +49,14 @@ pub async fn invite_demo_accounts(
     }
     let officer = NewUser { role: Role::SecurityOfficer, display_name: SECURITY_OFFICER.to_owned(), patient_id: None };
     let security_officer = services.users.invite(ctx, officer, ttl).await?;
-    let patient = match first_patient {
-        Some((id, name)) => {
-            let new = NewUser { role: Role::Patient, display_name: name, patient_id: Some(id) };
-            Some(services.users.invite(ctx, new, ttl).await?)
-        }
-        None => None,
-    };
-    Ok(DemoAccounts { clinicians, security_officer, patient })
+    let desk = NewUser { role: Role::Admin, display_name: FRONT_DESK.to_owned(), patient_id: None };
+    let front_desk = services.users.invite(ctx, desk, ttl).await?;
+    let mut patients = Vec::with_capacity(first_patients.len());
+    for (id, name) in first_patients {
+        let new = NewUser { role: Role::Patient, display_name: name, patient_id: Some(id) };
+        patients.push(services.users.invite(ctx, new, ttl).await?);
+    }
+    Ok(DemoAccounts { clinicians, security_officer, front_desk, patients })
 }
 
 /// Patient `i` is assigned to clinician `i mod n` and has clinician `i + 1 mod n` on the care
@@ -82,8 +85,8 @@ pub async fn relate(
 
 /// The demo clinic's visit types and hours: every clinician works weekdays 09:00-12:00 and
 /// 13:00-17:00 in the clinic's zone. Follow-ups and video visits may be booked online; a new
-/// patient visit is a request staff approve. A few of patients 1.. get visits in the coming
-/// days (patient 0 has none, so browser tests start from an empty list).
+/// patient visit is a request staff approve. A few of patients 2.. get visits in the coming
+/// days (patients 0 and 1 have none, so browser tests start from empty lists).
 pub async fn schedule_demo(
     services: &Services,
     ctx: &AuditContext,
@@ -123,7 +126,7 @@ pub async fn schedule_demo(
     let reasons = ["Blood pressure check", "Medication review", "Follow-up on lab results", "Annual physical"];
     let today = services.clock.now().with_timezone(&services.schedule.zone).date_naive();
     let mut booked = 0;
-    for (n, patient) in patients.iter().enumerate().skip(1).take(12) {
+    for (n, patient) in patients.iter().enumerate().skip(2).take(12) {
         let clinician = clinicians[n % clinicians.len()];
         let mut day = today + Duration::days(1 + (n as i64 % 5));
         while matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {
