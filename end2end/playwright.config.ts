@@ -7,6 +7,9 @@ import * as path from 'path';
 const port = process.env.E2E_PORT ?? '3100';
 // The server's start script writes the first admin's enrollment link here for the tests.
 process.env.E2E_LINK_FILE ??= path.join(os.tmpdir(), `clinic-e2e-admin-link-${process.pid}`);
+// ... and the seeded demo accounts' links (clinician.link, other-clinician.link, patient.link,
+// security.link, ...) into this directory.
+process.env.E2E_LINK_DIR ??= path.join(os.tmpdir(), `clinic-e2e-links-${process.pid}`);
 
 export const chromiumArgs = [
   '--no-sandbox',

@@ -92,7 +92,7 @@ test('the bootstrap admin enrolls a passkey, signs in without a user name, and s
   // A patient account, linked to the patient's record by MRN: the portal, and nothing else.
   await page.getByLabel('Role').selectOption('patient');
   await page.getByLabel('Name').fill('Synthetic Patient');
-  await page.getByLabel("Patient's MRN").fill('E2E-0000000');
+  await page.getByLabel("Patient's MRN").fill('E2E-0000009');
   await page.getByRole('button', { name: 'Create enrollment link' }).click();
   await expect(page.locator('#users-table')).toContainText('Synthetic Patient');
   const patientInvite = new URL(await page.getByRole('textbox', { name: 'Enrollment link', exact: true }).inputValue());

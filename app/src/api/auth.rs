@@ -14,6 +14,8 @@ use crate::error::AppError;
 /// What the page may know about the signed-in person.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionInfo {
+    /// The person's own account id (for their own calendar and bookings).
+    pub user_id: String,
     pub display_name: String,
     /// "patient", "clinician", "admin" or "security_officer".
     pub role: String,
@@ -180,6 +182,7 @@ pub async fn finish_sign_in(credential: PublicKeyCredential) -> Result<SessionIn
             record(&services, &ctx, entry(Outcome::Allowed, "passkey", Some(user.id.0))).await?;
             tracing::info!(user_id = %user.id, role = user.role.as_str(), "signed in");
             Ok(SessionInfo {
+                user_id: user.id.to_string(),
                 display_name: user.display_name,
                 role: user.role.as_str().to_owned(),
                 idle_timeout_secs: services.session_policy.idle.num_seconds(),
@@ -216,6 +219,7 @@ pub async fn get_session() -> Result<Option<SessionInfo>, AppError> {
     use super::context::{current_user, services, session};
     let (services, session) = (services()?, session().await?);
     Ok(current_user(&services, &session).await?.map(|user| SessionInfo {
+        user_id: user.id.to_string(),
         display_name: user.display_name,
         role: user.role.as_str().to_owned(),
         idle_timeout_secs: services.session_policy.idle.num_seconds(),

@@ -15,9 +15,9 @@ pub mod ids;
 pub mod passkeys;
 pub mod patients;
 pub mod records;
+pub mod scheduling;
 pub mod seed;
 pub mod seed_clinic;
-pub mod scheduling;
 pub mod sessions;
 pub mod state;
 #[cfg(feature = "test-support")]

@@ -1,19 +1,39 @@
-//! The admin's pages: accounts and the audit log. The security officer shares the audit log.
+//! The admin's pages: accounts, care relationships and the audit log. The security officer
+//! shares the audit log.
 
 use leptos::prelude::*;
 
+use super::care_admin::{CareData, CarePanel};
+use super::role_home::{PageAccess, RoleGate};
 use crate::api::admin::{
-    AuditFilter, InvitationLink, end_user_sessions, invite_user, list_users, read_audit_log, reenroll_user,
-    set_user_enabled, verify_audit_log,
+    AuditFilter, AuditPage, InvitationLink, UserSummary, end_user_sessions, invite_user, list_users, read_audit_log,
+    reenroll_user, set_user_enabled, verify_audit_log,
 };
+use crate::error::AppError;
 
 #[component]
-pub fn AdminHome() -> impl IntoView {
+pub fn AdminPage() -> impl IntoView {
+    let access = PageAccess::new("admin");
     let refresh = RwSignal::new(0u32);
+    let users = Resource::new(
+        move || refresh.get(),
+        move |_| async move {
+            access.granted().await?;
+            list_users().await
+        },
+    );
+    let care = CareData::new(access);
+    let log = AuditLog::new(access);
+    let clinic_day = super::calendar::ClinicDayData::new(access);
     view! {
-        <InvitePanel refresh/>
-        <UsersPanel refresh/>
-        <AuditLogPanel/>
+        <RoleGate access title="Administration">
+            <InvitePanel refresh/>
+            <UsersPanel users refresh/>
+            <CarePanel care/>
+            <super::calendar::ClinicDay data=clinic_day/>
+            <super::calendar::OnlineBooking data=clinic_day/>
+            <AuditLogPanel log/>
+        </RoleGate>
     }
 }
 
@@ -69,8 +89,7 @@ fn InvitePanel(refresh: RwSignal<u32>) -> impl IntoView {
 }
 
 #[component]
-fn UsersPanel(refresh: RwSignal<u32>) -> impl IntoView {
-    let users = Resource::new(move || refresh.get(), |_| list_users());
+fn UsersPanel(users: Resource<Result<Vec<UserSummary>, AppError>>, refresh: RwSignal<u32>) -> impl IntoView {
     let toggle = Action::new(move |(id, enabled): &(String, bool)| {
         let (id, enabled) = (id.clone(), *enabled);
         async move {
@@ -144,11 +163,32 @@ fn UsersPanel(refresh: RwSignal<u32>) -> impl IntoView {
     }
 }
 
+/// The audit log's filters, page and rows, created with the page that shows them.
+#[derive(Clone, Copy)]
+pub struct AuditLog {
+    filter: RwSignal<AuditFilter>,
+    page: RwSignal<u64>,
+    rows: Resource<Result<AuditPage, AppError>>,
+}
+
+impl AuditLog {
+    pub fn new(access: PageAccess) -> Self {
+        let filter = RwSignal::new(AuditFilter::default());
+        let page = RwSignal::new(0u64);
+        let rows = Resource::new(
+            move || (filter.get(), page.get()),
+            move |(filter, page)| async move {
+                access.granted().await?;
+                read_audit_log(filter, page).await
+            },
+        );
+        Self { filter, page, rows }
+    }
+}
+
 #[component]
-pub fn AuditLogPanel() -> impl IntoView {
-    let filter = RwSignal::new(AuditFilter::default());
-    let page = RwSignal::new(0u64);
-    let log = Resource::new(move || (filter.get(), page.get()), |(filter, page)| read_audit_log(filter, page));
+pub fn AuditLogPanel(log: AuditLog) -> impl IntoView {
+    let AuditLog { filter, page, rows: log } = log;
     let verify = Action::new(|_: &()| verify_audit_log());
     let field = move |get: fn(&AuditFilter) -> &Option<String>, set: fn(&mut AuditFilter, Option<String>)| {
         (

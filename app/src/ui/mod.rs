@@ -2,13 +2,24 @@
 
 mod account;
 mod admin;
+mod appointments;
+mod calendar;
+mod care_admin;
+mod chart_page;
+mod clock;
+mod dashboard;
 mod enroll;
+mod entry_form;
 mod home;
 mod idle;
 mod layout;
+mod portal;
+mod record;
 mod role_home;
+mod security;
 mod sign_in;
 mod status;
+mod vitals_chart;
 mod webauthn;
 
 use leptos::prelude::*;
@@ -17,11 +28,14 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
 use account::AccountPage;
-use admin::{AdminHome, AuditLogPanel};
+use admin::AdminPage;
+use chart_page::ChartRoute;
+use dashboard::DashboardPage;
 use enroll::EnrollPage;
 use home::HomePage;
 use layout::{SessionResource, Shell};
-use role_home::{Placeholder, RoleGate};
+use portal::PortalPage;
+use security::SecurityPage;
 use sign_in::SignInPage;
 
 use crate::api::auth::get_session;
@@ -75,10 +89,11 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/sign-in") view=SignInPage/>
                     <Route path=path!("/enroll") view=EnrollPage/>
                     <Route path=path!("/account") view=AccountPage/>
-                    <Route path=path!("/portal") ssr=SsrMode::Async view=|| view! { <RoleGate role="patient" title="My record"><Placeholder text="Your record will appear here."/></RoleGate> }/>
-                    <Route path=path!("/dashboard") ssr=SsrMode::Async view=|| view! { <RoleGate role="clinician" title="Clinician dashboard"><Placeholder text="Your patients will appear here."/></RoleGate> }/>
-                    <Route path=path!("/admin") ssr=SsrMode::Async view=|| view! { <RoleGate role="admin" title="Administration"><AdminHome/></RoleGate> }/>
-                    <Route path=path!("/security") ssr=SsrMode::Async view=|| view! { <RoleGate role="security_officer" title="Security office"><AuditLogPanel/></RoleGate> }/>
+                    <Route path=path!("/portal") ssr=SsrMode::Async view=PortalPage/>
+                    <Route path=path!("/dashboard") ssr=SsrMode::Async view=DashboardPage/>
+                    <Route path=path!("/dashboard/patients/:id") ssr=SsrMode::Async view=ChartRoute/>
+                    <Route path=path!("/admin") ssr=SsrMode::Async view=AdminPage/>
+                    <Route path=path!("/security") ssr=SsrMode::Async view=SecurityPage/>
                 </Routes>
             </Shell>
         </Router>

@@ -1,5 +1,11 @@
 //! Role-gated pages. Whether the signed-in user may open a role's page is decided on the
 //! server (`open_page`, audited when refused); this only renders the answer.
+//!
+//! A page creates its [`PageAccess`] and its resources first, outside the gate, and each of its
+//! resources waits for the decision, so nothing of the page is loaded for someone it refuses.
+//! Creating them outside the gate also matters for the audit trail: while rendering on the
+//! server, Leptos builds the children of a `Transition` more than once, and resources created in
+//! there would call their server functions (and write their audit rows) once per build.
 
 use leptos::prelude::*;
 
@@ -7,14 +13,28 @@ use super::layout::{role_label, use_session};
 use crate::api::admin::open_page;
 use crate::error::AppError;
 
+/// The server's answer to "may the signed-in user open this role's page?", loaded once per page.
+#[derive(Clone, Copy)]
+pub struct PageAccess(Resource<Result<(), AppError>>);
+
+impl PageAccess {
+    pub fn new(role: &'static str) -> Self {
+        Self(Resource::new(|| (), move |_| open_page(role.to_owned())))
+    }
+
+    /// Ready once the decision is known: the page's resources await this before loading.
+    pub async fn granted(self) -> Result<(), AppError> {
+        self.0.await
+    }
+}
+
 #[component]
-pub fn RoleGate(role: &'static str, title: &'static str, children: ChildrenFn) -> impl IntoView {
-    let access = Resource::new(|| (), move |_| open_page(role.to_owned()));
+pub fn RoleGate(access: PageAccess, title: &'static str, children: ChildrenFn) -> impl IntoView {
     let session = use_session();
     let children = StoredValue::new(children);
     view! {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || access.get().map(|result| match result {
+            {move || access.0.get().map(|result| match result {
                 Ok(()) => view! {
                     <h1 class="page-title">{title}</h1>
                     <p class="muted">
@@ -45,9 +65,4 @@ pub fn NotAllowed() -> impl IntoView {
             <a class="button" href="/">"Go to the home page"</a>
         </section>
     }
-}
-
-#[component]
-pub fn Placeholder(text: &'static str) -> impl IntoView {
-    view! { <section class="panel"><p>{text}</p></section> }
 }
