@@ -1,41 +1,10 @@
 import * as fs from 'fs';
-import { test, expect, Page, BrowserContext } from '@playwright/test';
-
-// A platform authenticator that verifies the user, as a phone or laptop would.
-async function addPasskeyDevice(context: BrowserContext, page: Page) {
-  const cdp = await context.newCDPSession(page);
-  await cdp.send('WebAuthn.enable');
-  await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: {
-      protocol: 'ctap2',
-      transport: 'internal',
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: true,
-      automaticPresenceSimulation: true,
-    },
-  });
-  return cdp;
-}
-
-async function hydrated(page: Page) {
-  await expect(page.locator('main')).toHaveAttribute('data-hydrated', 'true');
-}
+import { test, expect, Page } from '@playwright/test';
+import { addPasskeyDevice, enrollAndSignIn as enrollOnOwnDevice, hydrated } from './people';
 
 // Someone opens their enrollment link on their own device, creates a passkey and signs in.
 async function enrollAndSignIn(admin: Page, link: URL, landing: string) {
-  const context = await admin.context().browser()!.newContext({ baseURL: `http://localhost:${new URL(admin.url()).port}` });
-  const page = await context.newPage();
-  await addPasskeyDevice(context, page);
-  await page.goto(link.pathname + link.hash);
-  await hydrated(page);
-  await page.getByRole('button', { name: 'Create my passkey' }).click();
-  await expect(page.locator('#enroll-done')).toBeVisible();
-  await page.goto('/sign-in');
-  await hydrated(page);
-  await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
-  await page.waitForURL(`**${landing}`);
-  return { context, page };
+  return enrollOnOwnDevice(admin.context().browser()!, `http://localhost:${new URL(admin.url()).port}`, link, landing);
 }
 
 test('the bootstrap admin enrolls a passkey, signs in without a user name, and signs out', async ({ page, context }) => {

@@ -23,20 +23,20 @@ export async function hydrated(page: Page) {
   await expect(page.locator('main')).toHaveAttribute('data-hydrated', 'true');
 }
 
-// One person of the seeded clinic on their own device: enrolls through their one-time link from
-// $E2E_LINK_DIR, then signs in with the passkey and lands on their page. Errors thrown in the
-// page (a hydration mismatch panics in the WASM code) are collected in `pageErrors`.
-export async function signInAs(
+// Someone opens their enrollment link on their own device, creates a passkey, signs in with it
+// and lands on their page. Errors thrown in the page (a hydration mismatch panics in the WASM
+// code) are collected in `pageErrors` when given.
+export async function enrollAndSignIn(
   browser: Browser,
   baseURL: string,
-  linkFile: string,
+  link: URL,
   landing: string,
-  pageErrors: string[],
+  pageErrors?: string[],
+  who = link.pathname,
 ) {
-  const link = new URL(fs.readFileSync(path.join(process.env.E2E_LINK_DIR!, linkFile), 'utf8').trim());
   const context = await browser.newContext({ baseURL });
   const page = await context.newPage();
-  page.on('pageerror', (error) => pageErrors.push(`${linkFile}: ${error.message}`));
+  if (pageErrors) page.on('pageerror', (error) => pageErrors.push(`${who}: ${error.message}`));
   await addPasskeyDevice(context, page);
   await page.goto(link.pathname + link.hash);
   await hydrated(page);
@@ -48,4 +48,16 @@ export async function signInAs(
   await page.waitForURL(`**${landing}`);
   await hydrated(page);
   return { context, page };
+}
+
+// One person of the seeded clinic, by the file in $E2E_LINK_DIR that holds their link.
+export async function signInAs(
+  browser: Browser,
+  baseURL: string,
+  linkFile: string,
+  landing: string,
+  pageErrors: string[],
+) {
+  const link = new URL(fs.readFileSync(path.join(process.env.E2E_LINK_DIR!, linkFile), 'utf8').trim());
+  return enrollAndSignIn(browser, baseURL, link, landing, pageErrors, linkFile);
 }

@@ -245,33 +245,8 @@ fn ms(duration: Duration) -> String {
 }
 
 fn bench_settings(url: &str) -> server::config::Settings {
-    use app::domain::crypto::LocalKeyring;
-    use secrecy::SecretString;
-    use server::config::*;
-    Settings {
-        environment: Environment::Test,
-        server: ServerSettings {
-            host: "127.0.0.1".into(),
-            port: 0,
-            tls: false,
-            site_root: "target/site".into(),
-            public_url: "http://localhost:3000".into(),
-        },
-        auth: AuthSettings {
-            idle_timeout_minutes: 15,
-            absolute_timeout_hours: 12,
-            enrollment_ttl_hours: 72,
-            break_glass_minutes: 60,
-        },
-        database: DatabaseSettings { url: SecretString::from(url.to_owned()) },
-        keys: KeySettings {
-            file: None,
-            material: Some(SecretString::from(LocalKeyring::generate("bench").to_json().to_string())),
-            generate_if_missing: false,
-        },
-        audit: AuditSettings { chain_interval_ms: 1000 },
-        log: LogSettings { filter: "warn".into() },
-        clinic: ClinicSettings::default(),
-        reminders: ReminderSettings::default(),
-    }
+    let mut settings = server::config::Settings::ephemeral(url);
+    settings.audit.chain_interval_ms = 1000;
+    settings.log.filter = "warn".into();
+    settings
 }

@@ -188,6 +188,39 @@ pub enum ConfigError {
 }
 
 impl Settings {
+    /// A throwaway local instance over `database_url`: loopback on a free port, fresh master keys
+    /// held only in memory, reminders off. For tests and benchmarks; never for real data.
+    pub fn ephemeral(database_url: &str) -> Self {
+        Settings {
+            environment: Environment::Test,
+            server: ServerSettings {
+                host: "127.0.0.1".into(),
+                port: 0,
+                tls: false,
+                site_root: "target/site".into(),
+                public_url: "http://localhost:3000".into(),
+            },
+            auth: AuthSettings {
+                idle_timeout_minutes: 15,
+                absolute_timeout_hours: 12,
+                enrollment_ttl_hours: 72,
+                break_glass_minutes: 60,
+            },
+            database: DatabaseSettings { url: SecretString::from(database_url.to_owned()) },
+            keys: KeySettings {
+                file: None,
+                material: Some(SecretString::from(
+                    app::domain::crypto::LocalKeyring::generate("ephemeral").to_json().to_string(),
+                )),
+                generate_if_missing: false,
+            },
+            audit: AuditSettings { chain_interval_ms: 100 },
+            log: LogSettings { filter: "info".into() },
+            clinic: ClinicSettings::default(),
+            reminders: ReminderSettings::default(),
+        }
+    }
+
     /// Loads from `config_dir` and the process environment.
     pub fn load(config_dir: &Path) -> Result<Self, ConfigError> {
         let environment = match std::env::var("APP_ENVIRONMENT") {

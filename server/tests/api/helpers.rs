@@ -3,14 +3,9 @@
 use std::path::PathBuf;
 use std::process::Output;
 
-use app::domain::crypto::LocalKeyring;
 use app::domain::state::Services;
 pub use app::domain::test_support::{Backend, TestDb};
-use secrecy::SecretString;
-use server::config::{
-    AuditSettings, AuthSettings, ClinicSettings, DatabaseSettings, Environment, KeySettings, LogSettings,
-    ReminderSettings, ServerSettings, Settings,
-};
+use server::config::Settings;
 use server::startup::{self, Application};
 
 pub struct TestApp {
@@ -21,32 +16,9 @@ pub struct TestApp {
 }
 
 pub fn settings(url: &str, tls: bool) -> Settings {
-    Settings {
-        environment: Environment::Test,
-        server: ServerSettings {
-            host: "127.0.0.1".into(),
-            port: 0,
-            tls,
-            site_root: "target/site".into(),
-            public_url: "http://localhost:3000".into(),
-        },
-        auth: AuthSettings {
-            idle_timeout_minutes: 15,
-            absolute_timeout_hours: 12,
-            enrollment_ttl_hours: 72,
-            break_glass_minutes: 60,
-        },
-        database: DatabaseSettings { url: SecretString::from(url.to_owned()) },
-        keys: KeySettings {
-            file: None,
-            material: Some(SecretString::from(LocalKeyring::generate("test").to_json().to_string())),
-            generate_if_missing: false,
-        },
-        audit: AuditSettings { chain_interval_ms: 100 },
-        log: LogSettings { filter: "info".into() },
-        clinic: ClinicSettings::default(),
-        reminders: ReminderSettings::default(),
-    }
+    let mut settings = Settings::ephemeral(url);
+    settings.server.tls = tls;
+    settings
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {

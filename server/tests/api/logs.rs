@@ -52,7 +52,8 @@ async fn a_seeded_run_logs_no_seeded_name_ssn_phone_or_email() {
         // The demo staff's names are printed with their enrollment links; they are workforce
         // members, not patients, and a patient may share a first or last name with them.
         let staff = |needle: &str| {
-            let names = app::domain::seed_clinic::CLINICIANS.iter().chain([&app::domain::seed_clinic::SECURITY_OFFICER]);
+            let names =
+                app::domain::seed_clinic::CLINICIANS.iter().chain([&app::domain::seed_clinic::SECURITY_OFFICER]);
             names.flat_map(|name| name.split([' ', ','])).any(|word| word == needle)
         };
         for needle in needles.into_iter().flatten().filter(|n| n.len() >= 3 && !staff(n)) {

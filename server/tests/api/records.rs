@@ -68,11 +68,8 @@ on_both_backends!(every_function_taking_a_patient_id_refuses_a_user_without_a_re
         (&officer_cookie, "security officer"),
     ] {
         for (endpoint, body) in &calls {
-            let allowed = match (who, *endpoint) {
-                ("clinician", "chart/break_glass") => true,
-                ("admin", "care/assign" | "care/end") => true,
-                _ => false,
-            };
+            let allowed =
+                matches!((who, *endpoint), ("clinician", "chart/break_glass") | ("admin", "care/assign" | "care/end"));
             if allowed {
                 continue;
             }
