@@ -72,6 +72,16 @@ test('a patient books a visit, the clinician sees it in the week, the patient ca
       await expect(online).not.toBeChecked();
     }
   }
+  // The front desk sees a clinician's weekly hours and adds a clinic holiday.
+  const hours = desk.locator('#hours-panel');
+  await hours.getByLabel('Clinician').selectOption({ label: 'Lee Okafor, NP' });
+  await expect(hours.locator('#hours-table tbody tr')).toHaveCount(10);
+  await expect(hours.getByLabel('Start of block 1', { exact: true })).toHaveValue('09:00');
+  await hours.getByLabel('From', { exact: true }).fill('2030-12-24T00:00');
+  await hours.getByLabel('Until', { exact: true }).fill('2030-12-26T00:00');
+  await hours.getByRole('button', { name: 'Add time off' }).click();
+  await expect(hours.locator('#time-off-list')).toContainText('Whole clinic');
+
   await patient.reload();
   await expect(patient.locator('#no-online-booking')).toBeVisible();
   await expect(patient.getByRole('button', { name: 'Show open times' })).toHaveCount(0);

@@ -51,6 +51,25 @@ pub struct CalendarEntry {
     pub patient_name: Option<String>,
 }
 
+/// One block of a clinician's weekly hours, on the clinic's wall clock.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct HoursBlock {
+    /// 0 = Monday .. 6 = Sunday.
+    pub weekday: u8,
+    /// HH:MM
+    pub start: String,
+    pub end: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimeOffView {
+    pub id: String,
+    /// None: a holiday for the whole clinic.
+    pub clinician: Option<String>,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CalendarView {
     pub entries: Vec<CalendarEntry>,
@@ -265,4 +284,80 @@ pub async fn calendar(from: DateTime<Utc>, days: u32, whole_clinic: bool) -> Res
             .collect(),
         clinic_zone: services.schedule.zone.name().to_owned(),
     })
+}
+
+/// A clinician's weekly hours, and the clinic's zone they are written in.
+#[server(endpoint = "schedule/weekly_hours", prefix = "/api", input = Json)]
+pub async fn weekly_hours(clinician_id: String) -> Result<(Vec<HoursBlock>, String), AppError> {
+    use server::*;
+    let (services, _, ctx) = signed_in(Action::CalendarRead).await?;
+    services.guard.check(&ctx, Action::CalendarRead, "availability", None).await?;
+    let hours = services.schedule.weekly_hours(user_id("clinician_id", &clinician_id)?).await?;
+    let blocks = hours
+        .into_iter()
+        .map(|h| HoursBlock {
+            weekday: u8::try_from(h.weekday.num_days_from_monday()).unwrap_or(0),
+            start: h.start.format("%H:%M").to_string(),
+            end: h.end.format("%H:%M").to_string(),
+        })
+        .collect();
+    Ok((blocks, services.schedule.zone.name().to_owned()))
+}
+
+/// Replaces a clinician's weekly hours (an admin for anyone, a clinician for themselves).
+#[server(endpoint = "schedule/set_weekly_hours", prefix = "/api", input = Json)]
+pub async fn set_weekly_hours(clinician_id: String, blocks: Vec<HoursBlock>) -> Result<(), AppError> {
+    use crate::domain::scheduling::slots::WeeklyHours;
+    use server::*;
+    let (services, _, ctx) = signed_in(Action::ScheduleManage).await?;
+    let invalid = |field: &str, message: &str| -> AppError { crate::domain::Error::validation(field, message).into() };
+    let mut hours = Vec::with_capacity(blocks.len());
+    for block in blocks {
+        let weekday =
+            chrono::Weekday::try_from(block.weekday).map_err(|_| invalid("weekday", "is not a day of the week"))?;
+        let time = |value: &str| chrono::NaiveTime::parse_from_str(value.trim(), "%H:%M");
+        let (Ok(start), Ok(end)) = (time(&block.start), time(&block.end)) else {
+            return Err(invalid("hours", "times must be written as HH:MM"));
+        };
+        hours.push(WeeklyHours { weekday, start, end });
+    }
+    services.schedule.set_weekly_hours(&ctx, user_id("clinician_id", &clinician_id)?, &hours).await?;
+    Ok(())
+}
+
+/// Time off for a clinician, or a holiday for the whole clinic (no clinician).
+#[server(endpoint = "schedule/add_time_off", prefix = "/api", input = Json)]
+pub async fn add_time_off(
+    clinician_id: Option<String>,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+) -> Result<(), AppError> {
+    use crate::domain::scheduling::slots::Span;
+    use server::*;
+    let (services, _, ctx) = signed_in(Action::ScheduleManage).await?;
+    let clinician = match clinician_id.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+        Some(id) => Some(user_id("clinician_id", id)?),
+        None => None,
+    };
+    services.schedule.add_exception(&ctx, clinician, Span { start: starts_at, end: ends_at }).await?;
+    Ok(())
+}
+
+#[server(endpoint = "schedule/time_off", prefix = "/api", input = Json)]
+pub async fn upcoming_time_off() -> Result<Vec<TimeOffView>, AppError> {
+    use server::*;
+    let (services, _, ctx) = signed_in(Action::CalendarRead).await?;
+    services.guard.check(&ctx, Action::CalendarRead, "availability", None).await?;
+    let now = services.clock.now();
+    let spans = services.schedule.exceptions_after(now).await?;
+    let names = services.users.workforce_names(spans.iter().filter_map(|(_, c, _)| *c)).await?;
+    Ok(spans
+        .into_iter()
+        .map(|(id, clinician, span)| TimeOffView {
+            id: id.to_string(),
+            clinician: clinician.map(|c| names.get(&c).map_or_else(String::new, |(_, n)| n.clone())),
+            start: span.start,
+            end: span.end,
+        })
+        .collect())
 }

@@ -25,6 +25,7 @@ pub fn AdminPage() -> impl IntoView {
     let care = CareData::new(access);
     let log = AuditLog::new(access);
     let clinic_day = super::calendar::ClinicDayData::new(access);
+    let hours = super::calendar::HoursData::new(access);
     view! {
         <RoleGate access title="Administration">
             <InvitePanel refresh/>
@@ -32,6 +33,7 @@ pub fn AdminPage() -> impl IntoView {
             <CarePanel care/>
             <super::calendar::ClinicDay data=clinic_day/>
             <super::calendar::OnlineBooking data=clinic_day/>
+            <super::calendar::HoursPanel data=hours/>
             <AuditLogPanel log/>
         </RoleGate>
     }

@@ -9,8 +9,8 @@ use super::appointments::status_label;
 use super::clock::{self, use_in_browser};
 use super::role_home::PageAccess;
 use crate::api::schedule::{
-    CalendarEntry, approve_appointment, book_visit, calendar, cancel_appointment, mark_no_show, open_slots,
-    set_self_scheduling, visit_types,
+    CalendarEntry, HoursBlock, add_time_off, approve_appointment, book_visit, calendar, cancel_appointment,
+    mark_no_show, open_slots, set_self_scheduling, set_weekly_hours, upcoming_time_off, visit_types, weekly_hours,
 };
 use crate::error::AppError;
 
@@ -487,6 +487,201 @@ pub fn OnlineBooking(data: ClinicDayData) -> impl IntoView {
             </Transition>
             <div role="alert" class="form-alert">
                 {move || save.value().get().and_then(Result::err).map(|err| view! { <p class="error">{err.to_string()}</p> })}
+            </div>
+        </section>
+    }
+}
+
+const WEEKDAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+
+/// The admin's hours-and-time-off data, created by the page outside its gate (see `role_home`).
+#[derive(Clone, Copy)]
+pub struct HoursData {
+    clinician: RwSignal<String>,
+    changed: RwSignal<u32>,
+    directory: Resource<Result<Vec<crate::api::portal::ClinicianView>, AppError>>,
+    hours: Resource<Result<(Vec<HoursBlock>, String), AppError>>,
+    time_off: Resource<Result<Vec<crate::api::schedule::TimeOffView>, AppError>>,
+}
+
+impl HoursData {
+    pub fn new(access: PageAccess) -> Self {
+        let clinician = RwSignal::new(String::new());
+        let changed = RwSignal::new(0u32);
+        Self {
+            clinician,
+            changed,
+            directory: Resource::new(
+                || (),
+                move |_| async move {
+                    access.granted().await?;
+                    crate::api::portal::clinician_directory().await
+                },
+            ),
+            hours: Resource::new(
+                move || (clinician.get(), changed.get()),
+                move |(clinician, _)| async move {
+                    access.granted().await?;
+                    if clinician.is_empty() { Ok((Vec::new(), String::new())) } else { weekly_hours(clinician).await }
+                },
+            ),
+            time_off: Resource::new(
+                move || changed.get(),
+                move |_| async move {
+                    access.granted().await?;
+                    upcoming_time_off().await
+                },
+            ),
+        }
+    }
+}
+
+/// Weekly hours per clinician (in the clinic's zone) and time off or clinic holidays. Slots are
+/// offered only inside hours and outside time off.
+#[component]
+pub fn HoursPanel(data: HoursData) -> impl IntoView {
+    let HoursData { clinician, changed, directory, hours, time_off } = data;
+    let blocks = RwSignal::new(Vec::<HoursBlock>::new());
+    Effect::new(move |_| {
+        if let Some(Ok((loaded, _))) = hours.get() {
+            blocks.set(loaded);
+        }
+    });
+    let save = Action::new(move |(clinician, blocks): &(String, Vec<HoursBlock>)| {
+        let (clinician, blocks) = (clinician.clone(), blocks.clone());
+        async move {
+            let result = set_weekly_hours(clinician, blocks).await;
+            changed.update(|n| *n += 1);
+            result
+        }
+    });
+    let (off_who, off_from, off_to) =
+        (RwSignal::new(String::new()), RwSignal::new(String::new()), RwSignal::new(String::new()));
+    let add_off = Action::new(move |(who, from, to): &(String, String, String)| {
+        let (who, from, to) = (who.clone(), from.clone(), to.clone());
+        async move {
+            let (Some(from), Some(to)) = (clock::from_local_input(&from), clock::from_local_input(&to)) else {
+                return Err(AppError::Validation(vec![crate::error::FieldError {
+                    field: "time_off".into(),
+                    message: "Enter when the time off starts and ends.".into(),
+                }]));
+            };
+            let result = add_time_off(Some(who).filter(|w| !w.is_empty()), from, to).await;
+            changed.update(|n| *n += 1);
+            result
+        }
+    });
+    let clinician_options = move || {
+        directory
+            .get()
+            .and_then(Result::ok)
+            .map(|people| people.into_iter().map(|c| view! { <option value=c.id>{c.name}</option> }).collect_view())
+    };
+    view! {
+        <section class="panel" aria-labelledby="hours-title" id="hours-panel">
+            <h2 id="hours-title">"Hours and time off"</h2>
+            <div class="field">
+                <label for="hours-clinician">"Clinician"</label>
+                <select id="hours-clinician" on:change=move |ev| clinician.set(event_target_value(&ev))>
+                    <option value="">"Choose…"</option>
+                    <Transition fallback=|| ()>{clinician_options}</Transition>
+                </select>
+            </div>
+            <Transition fallback=|| ()>
+                {move || hours.get().map(|result| match result {
+                    Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
+                    Ok((_, zone)) if zone.is_empty() => ().into_any(),
+                    Ok((_, zone)) => view! {
+                        <p class="muted">{format!("Times are on the clinic's clock ({zone}).")}</p>
+                        <table class="data-table" id="hours-table">
+                            <caption class="sr-only">"Weekly hours"</caption>
+                            <thead><tr><th scope="col">"Day"</th><th scope="col">"From"</th><th scope="col">"To"</th><th scope="col">"Remove"</th></tr></thead>
+                            <tbody>
+                                <For each={move || blocks.get().into_iter().enumerate().collect::<Vec<_>>()} key={|(i, b)| (*i, b.clone())} let:item>
+                                    {
+                                        let (index, block) = item;
+                                        let day_label = format!("Day of block {}", index + 1);
+                                        let from_label = format!("Start of block {}", index + 1);
+                                        let to_label = format!("End of block {}", index + 1);
+                                        view! {
+                                            <tr>
+                                                <td><select aria-label=day_label on:change=move |ev| {
+                                                    let day = event_target_value(&ev).parse().unwrap_or(0);
+                                                    blocks.update(|all| if let Some(b) = all.get_mut(index) { b.weekday = day });
+                                                }>
+                                                    {WEEKDAYS.iter().enumerate().map(|(n, name)| view! {
+                                                        <option value=n.to_string() selected=n == usize::from(block.weekday)>{*name}</option>
+                                                    }).collect_view()}
+                                                </select></td>
+                                                <td><input type="time" aria-label=from_label value=block.start.clone() on:change=move |ev| {
+                                                    let value = event_target_value(&ev);
+                                                    blocks.update(|all| if let Some(b) = all.get_mut(index) { b.start = value });
+                                                }/></td>
+                                                <td><input type="time" aria-label=to_label value=block.end.clone() on:change=move |ev| {
+                                                    let value = event_target_value(&ev);
+                                                    blocks.update(|all| if let Some(b) = all.get_mut(index) { b.end = value });
+                                                }/></td>
+                                                <td><button class="button button-small button-secondary" type="button"
+                                                    on:click=move |_| blocks.update(|all| { if index < all.len() { all.remove(index); } })>"Remove"</button></td>
+                                            </tr>
+                                        }
+                                    }
+                                </For>
+                            </tbody>
+                        </table>
+                        <div class="button-row">
+                            <button class="button button-secondary" type="button" on:click=move |_| blocks.update(|all| all.push(HoursBlock {
+                                weekday: 0, start: "09:00".into(), end: "17:00".into(),
+                            }))>"Add hours"</button>
+                            <button class="button" type="button" on:click=move |_| { save.dispatch((clinician.get_untracked(), blocks.get_untracked())); }>"Save hours"</button>
+                        </div>
+                    }.into_any(),
+                })}
+            </Transition>
+            <h3>"Time off and holidays"</h3>
+            <form class="inline-form" on:submit=move |ev| {
+                ev.prevent_default();
+                add_off.dispatch((off_who.get_untracked(), off_from.get_untracked(), off_to.get_untracked()));
+            }>
+                <div class="field">
+                    <label for="off-who">"Who"</label>
+                    <select id="off-who" on:change=move |ev| off_who.set(event_target_value(&ev))>
+                        <option value="">"The whole clinic (holiday)"</option>
+                        <Transition fallback=|| ()>{clinician_options}</Transition>
+                    </select>
+                </div>
+                <div class="field">
+                    <label for="off-from">"From"</label>
+                    <input id="off-from" type="datetime-local" on:input=move |ev| off_from.set(event_target_value(&ev))/>
+                </div>
+                <div class="field">
+                    <label for="off-to">"Until"</label>
+                    <input id="off-to" type="datetime-local" on:input=move |ev| off_to.set(event_target_value(&ev))/>
+                </div>
+                <button class="button" type="submit">"Add time off"</button>
+            </form>
+            <Transition fallback=|| ()>
+                {move || time_off.get().map(|result| match result {
+                    Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
+                    Ok(all) if all.is_empty() => view! { <p>"No time off planned."</p> }.into_any(),
+                    Ok(all) => view! {
+                        <ul id="time-off-list">
+                            {all.into_iter().map(|off| view! {
+                                <li>
+                                    {off.clinician.unwrap_or_else(|| "Whole clinic".to_owned())} ": "
+                                    <super::clock::When at=off.start/> " – " <super::clock::When at=off.end/>
+                                </li>
+                            }).collect_view()}
+                        </ul>
+                    }.into_any(),
+                })}
+            </Transition>
+            <div role="alert" class="form-alert">
+                {move || save.value().get().map(|result| match result {
+                    Ok(()) => view! { <p class="success">"Hours saved."</p> }.into_any(),
+                    Err(err) => view! { <p class="error">{err.to_string()}</p> }.into_any(),
+                })}
+                {move || add_off.value().get().and_then(Result::err).map(|err| view! { <p class="error">{err.to_string()}</p> })}
             </div>
         </section>
     }

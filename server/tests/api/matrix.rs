@@ -86,6 +86,14 @@ on_both_backends!(every_protected_server_function_allows_exactly_its_roles_and_a
             &everyone,
         ),
         ("schedule/my_appointments", serde_json::json!({}), &patients),
+        ("schedule/weekly_hours", serde_json::json!({"clinician_id": target}), &staff),
+        ("schedule/set_weekly_hours", serde_json::json!({"clinician_id": target, "blocks": []}), &admin_only),
+        (
+            "schedule/add_time_off",
+            serde_json::json!({"clinician_id": null, "starts_at": "2030-12-24T00:00:00Z", "ends_at": "2030-12-26T00:00:00Z"}),
+            &admin_only,
+        ),
+        ("schedule/time_off", serde_json::json!({}), &staff),
         ("schedule/calendar", serde_json::json!({"from": chrono::Utc::now(), "days": 1, "whole_clinic": true}), &staff),
         (
             "schedule/set_self_scheduling",

@@ -697,6 +697,30 @@ impl ScheduleRepo {
         }
     }
 
+    /// A clinician's weekly hours, in the clinic's zone, Monday first. Working hours are not PHI.
+    pub async fn weekly_hours(&self, clinician: UserId) -> Result<Vec<WeeklyHours>, Error> {
+        let rows = availability::Entity::find()
+            .filter(availability::Column::ClinicianId.eq(clinician.0))
+            .all(&self.db)
+            .await?;
+        let mut hours: Vec<WeeklyHours> = rows.into_iter().filter_map(|row| weekly_hours(&row)).collect();
+        hours.sort_by_key(|h| (h.weekday.num_days_from_monday(), h.start));
+        Ok(hours)
+    }
+
+    /// Time off and holidays that end after `from`, soonest first: (id, clinician or None for
+    /// the whole clinic, span).
+    pub async fn exceptions_after(&self, from: DateTime<Utc>) -> Result<Vec<(Uuid, Option<UserId>, Span)>, Error> {
+        Ok(availability_exception::Entity::find()
+            .filter(availability_exception::Column::EndsAt.gt(from))
+            .order_by_asc(availability_exception::Column::StartsAt)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|e| (e.id, e.clinician_id.map(UserId), Span { start: e.starts_at, end: e.ends_at }))
+            .collect())
+    }
+
     async fn hours_and_exceptions(
         &self,
         clinician: UserId,
