@@ -348,3 +348,33 @@ on_both_backends!(two_nodes_running_reminders_at_once_send_each_one_once, |backe
     assert_eq!(a.unwrap() + b.unwrap(), 6);
     assert_eq!(sink.messages().await.len(), 6);
 });
+
+on_both_backends!(rescheduling_moves_the_visit_frees_the_old_time_and_refuses_a_taken_one, |backend| async move {
+    let test = TestDb::new(backend).await;
+    let clinic = clinic(&test).await;
+    let first = clinic.services.patients.create(&system(), sample_patient("V1")).await.unwrap();
+    let second = clinic.services.patients.create(&system(), sample_patient("V2")).await.unwrap();
+    let own = patient_account(&clinic.services, first).await;
+    let (visit, _) = clinic.services.schedule.book(&own, booking(&clinic, first, wednesday(9, 0))).await.unwrap();
+    clinic.services.schedule.book(&clinic.admin, booking(&clinic, second, wednesday(10, 0))).await.unwrap();
+
+    let onto_taken = clinic.services.schedule.reschedule(&own, visit, wednesday(10, 0)).await;
+    assert!(matches!(onto_taken, Err(Error::Conflict(_))), "{onto_taken:?}");
+    clinic.services.schedule.reschedule(&own, visit, wednesday(11, 0)).await.unwrap();
+
+    let mine = clinic.services.schedule.for_patient(&own, first).await.unwrap();
+    assert_eq!(mine[0].span.start, wednesday(11, 0));
+    let day = wednesday(0, 0).date_naive();
+    let open = clinic.services.schedule.open_slots(user_of(&clinic.clinician), clinic.visit, day, day).await.unwrap();
+    assert!(open.iter().any(|s| s.start == wednesday(9, 0)), "the old time is free again");
+    assert!(open.iter().all(|s| s.start != wednesday(11, 0)));
+    // The reminder follows the visit: one pending job, due 24 hours before the new time.
+    let jobs = job::Entity::find()
+        .filter(job::Column::SubjectId.eq(visit))
+        .filter(job::Column::Status.eq("pending"))
+        .all(&test.db)
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].run_at, wednesday(11, 0) - chrono::Duration::hours(24));
+});
