@@ -28,7 +28,7 @@ use crate::domain::entities::{audit_chain, audit_event};
 
 const BATCH: u64 = 500;
 /// How far behind the newest linked row the chainer looks for rows that committed late.
-pub const LOOKBACK_SEQS: i64 = 100_000;
+pub const LOOKBACK_SEQS: i64 = 50_000;
 pub const GENESIS: [u8; 32] = [0; 32];
 /// The PostgreSQL advisory lock that serializes chainers (an arbitrary constant, "audit" in ASCII).
 const CHAIN_LOCK_KEY: i64 = 0x61_75_64_69_74;
@@ -65,7 +65,10 @@ impl AuditChainer {
         let mut conflicts = 0;
         loop {
             match self.chain_batch(db).await {
-                Ok(0) => return Ok(total),
+                // A batch that was not full saw every committed row: caught up. Looping on
+                // would rescan the look-back window for each trickle of new rows while
+                // requests keep writing, starving them of the (single SQLite) connection.
+                Ok(linked) if linked < BATCH => return Ok(total + linked),
                 Ok(linked) => total += linked,
                 // Another node linked the same position first: start again from its link.
                 Err(err) if is_unique_violation(&err) && conflicts < 20 => conflicts += 1,
