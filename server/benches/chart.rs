@@ -114,6 +114,7 @@ async fn chart_load(backend: Backend, count: u64, seconds: u64, smoke: bool) -> 
     seed_clinic::seed_histories(&services, &ctx, &ids, concurrency(backend), |n| progress.inc(n)).await?;
     progress.finish_and_clear();
     services.chainer.chain_pending(&services.db).await?;
+    // allow-print: a benchmark prints its figures.
     println!("{:<8} seeded {count} patients with histories in {:.1?}", name(backend), started.elapsed());
 
     // The first demo clinician is assigned to every third patient and on the care team of the
@@ -135,6 +136,7 @@ async fn chart_load(backend: Backend, count: u64, seconds: u64, smoke: bool) -> 
         .await?;
     ensure!(probe.status() == 200, "chart/open answered {} before the load", probe.status());
     if smoke {
+        // allow-print
         println!("{:<8} chart/open smoke pass ok (no load generator without --bench)", name(backend));
         return Ok(());
     }
@@ -156,6 +158,7 @@ async fn chart_load(backend: Backend, count: u64, seconds: u64, smoke: bool) -> 
     let field = |label: &str| {
         report.lines().find_map(|l| l.trim().strip_prefix(label).map(|rest| rest.trim().to_owned())).unwrap_or_default()
     };
+    // allow-print
     println!(
         "{:<8} chart/open over HTTP, {} patients, concurrency {CONCURRENCY}, {seconds} s: {} requests/s, p50 {}, p99 {}",
         name(backend),
@@ -165,6 +168,7 @@ async fn chart_load(backend: Backend, count: u64, seconds: u64, smoke: bool) -> 
         field("99%"),
     );
     let reads = chart_reads(&services).await?;
+    // allow-print
     println!("{:<8} {} chart.read audit rows written during the run", name(backend), reads);
     Ok(())
 }
@@ -199,6 +203,7 @@ async fn search(backend: Backend, count: u64) -> Result<()> {
     let services = startup::services(&settings, std::sync::Arc::new(app::domain::clock::SystemClock)).await?;
     let started = Instant::now();
     let created = seed(backend, &services, count, "SRCH").await?;
+    // allow-print
     println!("{:<8} seeded {count} patients (demographics) in {:.1?}", name(backend), started.elapsed());
     let new =
         app::domain::users::NewUser { role: Role::Clinician, display_name: "Bench Clinician".into(), patient_id: None };
@@ -229,6 +234,7 @@ async fn search(backend: Backend, count: u64) -> Result<()> {
     }
     timings.sort();
     let at = |q: f64| timings[((timings.len() as f64 * q) as usize).min(timings.len() - 1)];
+    // allow-print
     println!(
         "{:<8} search over {count} patients ({} searches by name, birth date, MRN, phone): p50 {}, p95 {}, p99 {}",
         name(backend),

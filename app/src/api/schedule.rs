@@ -240,7 +240,7 @@ pub async fn reschedule_appointment(appointment_id: String, starts_at: DateTime<
 #[server(endpoint = "schedule/approve", prefix = "/api", input = Json)]
 pub async fn approve_appointment(appointment_id: String) -> Result<(), AppError> {
     use server::*;
-    let (services, _, ctx) = signed_in(Action::AppointmentChange).await?;
+    let (services, _, ctx) = signed_in(Action::AppointmentConfirm).await?;
     services.schedule.approve(&ctx, parse_id("appointment_id", &appointment_id)?).await?;
     Ok(())
 }
@@ -248,7 +248,7 @@ pub async fn approve_appointment(appointment_id: String) -> Result<(), AppError>
 #[server(endpoint = "schedule/no_show", prefix = "/api", input = Json)]
 pub async fn mark_no_show(appointment_id: String) -> Result<(), AppError> {
     use server::*;
-    let (services, _, ctx) = signed_in(Action::AppointmentChange).await?;
+    let (services, _, ctx) = signed_in(Action::AppointmentConfirm).await?;
     services.schedule.mark_no_show(&ctx, parse_id("appointment_id", &appointment_id)?).await?;
     Ok(())
 }

@@ -148,6 +148,13 @@ pub fn decide(actor: &Actor, action: Action, patient: Option<PatientId>, relatio
             Role::Admin => Decision::allow("front-desk-schedules"),
             _ => Decision::deny("not-a-scheduler"),
         },
+        // Confirming a request or recording a missed visit is the clinic's, never the patient's.
+        Action::AppointmentConfirm => match actor.role {
+            Role::Patient => Decision::deny("staff-only"),
+            Role::Clinician => decide_chart(actor, Some(Kind::ChartWrite), own, relationship),
+            Role::Admin => Decision::allow("front-desk-schedules"),
+            _ => Decision::deny("not-a-scheduler"),
+        },
         Action::AppointmentRead => match actor.role {
             Role::Patient | Role::Clinician => decide_chart(actor, Some(Kind::ChartRead), own, relationship),
             Role::Admin => Decision::deny("admin-minimum-necessary"),

@@ -119,6 +119,12 @@ fn expected(
             (Role::Admin, _) => Ok(("front-desk-schedules", Operations)),
             _ => Err("not-a-scheduler"),
         },
+        Action::AppointmentConfirm => match role {
+            Role::Patient => Err("staff-only"),
+            Role::Clinician => clinician_chart(),
+            Role::Admin => Ok(("front-desk-schedules", Operations)),
+            _ => Err("not-a-scheduler"),
+        },
         Action::AppointmentRead => match (role, target) {
             (Role::Patient, Target::Own) => Ok(("patient-self", PatientRequest)),
             (Role::Patient, _) => Err("not-own-record"),

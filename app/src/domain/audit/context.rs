@@ -127,11 +127,12 @@ pub enum Action {
     CalendarRead,
     ReminderSend,
     VisitTypeManage,
+    AppointmentConfirm,
 }
 
 impl Action {
     /// Every action, for exhaustive policy tests.
-    pub const ALL: [Action; 46] = [
+    pub const ALL: [Action; 47] = [
         Action::PatientCreate,
         Action::PatientRead,
         Action::PatientUpdate,
@@ -178,6 +179,7 @@ impl Action {
         Action::CalendarRead,
         Action::ReminderSend,
         Action::VisitTypeManage,
+        Action::AppointmentConfirm,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -228,6 +230,7 @@ impl Action {
             Action::CalendarRead => "calendar.read",
             Action::ReminderSend => "reminder.send",
             Action::VisitTypeManage => "visit_type.manage",
+            Action::AppointmentConfirm => "appointment.confirm",
         }
     }
 }

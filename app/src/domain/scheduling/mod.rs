@@ -219,15 +219,7 @@ impl ScheduleRepo {
             .all(&self.db)
             .await?
             .into_iter()
-            .map(|row| VisitType {
-                id: row.id,
-                name: row.name,
-                video: row.modality == "video",
-                duration: Duration::minutes(i64::from(row.duration_minutes)),
-                self_schedule: row.self_schedule,
-                requires_approval: row.requires_approval,
-                active: row.active,
-            })
+            .map(to_visit_type)
             .collect())
     }
 
@@ -399,7 +391,7 @@ impl ScheduleRepo {
 
     /// Cancels with a reason (PHI, sealed); frees the time and drops the reminder.
     pub async fn cancel(&self, ctx: &AuditContext, id: Uuid, reason: &str) -> Result<(), Error> {
-        let (row, permit) = self.change(ctx, id).await?;
+        let (row, permit) = self.change(ctx, id, Action::AppointmentChange).await?;
         let reason = validate_reason(reason)?;
         let txn = self.db.begin().await?;
         let key = self.keys.get(&txn, row.data_key_id).await?;
@@ -410,14 +402,14 @@ impl ScheduleRepo {
             .exec(&txn)
             .await?;
         cancel_jobs(&txn, id, self.clock.now()).await?;
-        self.audit.append(&txn, &permit.ctx, changed(&permit, id, "cancelled")).await?;
+        self.audit.append(&txn, &permit.ctx, changed(&permit, Action::AppointmentChange, id, "cancelled")).await?;
         txn.commit().await?;
         Ok(())
     }
 
     /// Moves the visit to another start; the new time must be open.
     pub async fn reschedule(&self, ctx: &AuditContext, id: Uuid, starts_at: DateTime<Utc>) -> Result<(), Error> {
-        let (row, permit) = self.change(ctx, id).await?;
+        let (row, permit) = self.change(ctx, id, Action::AppointmentChange).await?;
         let kind = self.visit_type(row.visit_type_id).await?;
         let span = Span { start: starts_at, end: starts_at + kind.duration };
         self.require_open_hours(UserId(row.clinician_id), &kind, span).await?;
@@ -450,41 +442,35 @@ impl ScheduleRepo {
         if Status::parse(&row.status) == Some(Status::Confirmed) {
             self.enqueue_reminder(&txn, id, span.start).await?;
         }
-        self.audit.append(&txn, &permit.ctx, changed(&permit, id, "rescheduled")).await?;
+        self.audit.append(&txn, &permit.ctx, changed(&permit, Action::AppointmentChange, id, "rescheduled")).await?;
         txn.commit().await?;
         Ok(())
     }
 
     /// Staff confirm a patient's booking request.
     pub async fn approve(&self, ctx: &AuditContext, id: Uuid) -> Result<(), Error> {
-        if ctx.actor.role == Role::Patient {
-            return Err(self.refuse_patient(ctx, id).await);
-        }
-        let (row, permit) = self.change(ctx, id).await?;
+        let (row, permit) = self.change(ctx, id, Action::AppointmentConfirm).await?;
         if Status::parse(&row.status) != Some(Status::Requested) {
             return Err(Error::Conflict("only a requested appointment can be approved".to_owned()));
         }
         let txn = self.db.begin().await?;
         self.set_status(&txn, &row, Status::Confirmed, ctx, None).await?;
         self.enqueue_reminder(&txn, id, row.starts_at).await?;
-        self.audit.append(&txn, &permit.ctx, changed(&permit, id, "approved")).await?;
+        self.audit.append(&txn, &permit.ctx, changed(&permit, Action::AppointmentConfirm, id, "approved")).await?;
         txn.commit().await?;
         Ok(())
     }
 
     /// Staff record that the patient did not come; the visit must have started.
     pub async fn mark_no_show(&self, ctx: &AuditContext, id: Uuid) -> Result<(), Error> {
-        if ctx.actor.role == Role::Patient {
-            return Err(self.refuse_patient(ctx, id).await);
-        }
-        let (row, permit) = self.change(ctx, id).await?;
+        let (row, permit) = self.change(ctx, id, Action::AppointmentConfirm).await?;
         if row.starts_at > self.clock.now() {
             return Err(Error::validation("status", "a visit can be marked as missed only after it starts"));
         }
         let txn = self.db.begin().await?;
         self.set_status(&txn, &row, Status::NoShow, ctx, None).await?;
         cancel_jobs(&txn, id, self.clock.now()).await?;
-        self.audit.append(&txn, &permit.ctx, changed(&permit, id, "no_show")).await?;
+        self.audit.append(&txn, &permit.ctx, changed(&permit, Action::AppointmentConfirm, id, "no_show")).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -623,29 +609,20 @@ impl ScheduleRepo {
     }
 
     /// The appointment, if the actor may change it and it still holds its time.
-    async fn change(&self, ctx: &AuditContext, id: Uuid) -> Result<(appointment::Model, Permit), Error> {
+    async fn change(
+        &self,
+        ctx: &AuditContext,
+        id: Uuid,
+        action: Action,
+    ) -> Result<(appointment::Model, Permit), Error> {
         let row = appointment::Entity::find_by_id(id).one(&self.db).await?;
         let patient = row.as_ref().map(|r| PatientId(r.patient_id));
-        let permit = self.guard.check(ctx, Action::AppointmentChange, TABLE, patient).await?;
+        let permit = self.guard.check(ctx, action, TABLE, patient).await?;
         let row = row.ok_or(Error::NotFound)?;
         if !Status::parse(&row.status).is_some_and(Status::is_active) {
             return Err(Error::Conflict("this appointment is no longer active".to_owned()));
         }
         Ok((row, permit))
-    }
-
-    async fn refuse_patient(&self, ctx: &AuditContext, id: Uuid) -> Error {
-        let mut staff_only = ctx.clone();
-        staff_only.actor.patient_id = None;
-        let row = appointment::Entity::find_by_id(id).one(&self.db).await.ok().flatten();
-        match self
-            .guard
-            .check(&staff_only, Action::AppointmentChange, TABLE, row.map(|r| PatientId(r.patient_id)))
-            .await
-        {
-            Err(err) => err,
-            Ok(_) => Error::Forbidden,
-        }
     }
 
     async fn set_status(
@@ -678,10 +655,10 @@ impl ScheduleRepo {
     }
 
     async fn visit_type(&self, id: Uuid) -> Result<VisitType, Error> {
-        self.visit_types()
+        visit_type::Entity::find_by_id(id)
+            .one(&self.db)
             .await?
-            .into_iter()
-            .find(|v| v.id == id)
+            .map(to_visit_type)
             .ok_or_else(|| Error::validation("visit_type", "is not a visit type of this clinic"))
     }
 
@@ -781,10 +758,22 @@ impl ScheduleRepo {
     }
 }
 
-fn changed(permit: &Permit, id: Uuid, what: &str) -> super::audit::AuditEntry {
-    let mut entry = permit.entry(Action::AppointmentChange, TABLE, Some(id.to_string()));
+fn changed(permit: &Permit, action: Action, id: Uuid, what: &str) -> super::audit::AuditEntry {
+    let mut entry = permit.entry(action, TABLE, Some(id.to_string()));
     entry.rule = Some(format!("{}:{what}", permit.decision.rule));
     entry
+}
+
+fn to_visit_type(row: visit_type::Model) -> VisitType {
+    VisitType {
+        id: row.id,
+        name: row.name,
+        video: row.modality == "video",
+        duration: Duration::minutes(i64::from(row.duration_minutes)),
+        self_schedule: row.self_schedule,
+        requires_approval: row.requires_approval,
+        active: row.active,
+    }
 }
 
 fn validate_reason(reason: &str) -> Result<&str, Error> {
