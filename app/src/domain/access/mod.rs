@@ -170,6 +170,28 @@ pub fn decide(actor: &Actor, action: Action, patient: Option<PatientId>, relatio
             _ => Decision::deny("not-staff"),
         },
         Action::ReminderSend => Decision::deny("system-only"),
+        // A video visit is joined by the appointment's patient or a clinician who may see them.
+        Action::VideoJoin | Action::VideoLeave => match actor.role {
+            Role::Patient | Role::Clinician => decide_chart(actor, Some(Kind::ChartRead), own, relationship),
+            Role::Admin => Decision::deny("admin-minimum-necessary"),
+            _ => Decision::deny("security-officer-minimum-necessary"),
+        },
+        Action::VideoAdmit | Action::VideoEnd => match actor.role {
+            Role::Clinician => decide_chart(actor, Some(Kind::ChartRead), own, relationship),
+            _ => Decision::deny("clinician-only"),
+        },
+        Action::VideoWaitingList | Action::MessageInbox => match actor.role {
+            Role::Clinician => Decision::allow_for("clinician-own-queue", Purpose::Treatment),
+            _ => Decision::deny("clinician-only"),
+        },
+        // Messages are between a patient and their care team. An emergency opens the chart, not
+        // the patient's correspondence.
+        Action::MessageRead | Action::MessageSend | Action::AttachmentRead => match actor.role {
+            Role::Clinician if !(relationship.assigned || relationship.care_team || relationship.consent) => {
+                Decision::deny("messaging-needs-care-relationship")
+            }
+            _ => decide_chart(actor, Some(Kind::ChartRead), own, relationship),
+        },
         Action::VisitTypeManage => match actor.role {
             Role::Admin => Decision::allow("admin-manages-schedule"),
             _ => Decision::deny("not-an-admin"),

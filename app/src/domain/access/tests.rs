@@ -139,6 +139,27 @@ fn expected(
         Action::CalendarRead if matches!(role, Role::Admin | Role::Clinician) => Ok(("staff-calendar", Operations)),
         Action::CalendarRead => Err("not-staff"),
         Action::ReminderSend => Err("system-only"),
+        Action::VideoJoin | Action::VideoLeave => match (role, target) {
+            (Role::Patient, Target::Own) => Ok(("patient-self", PatientRequest)),
+            (Role::Patient, _) => Err("not-own-record"),
+            (Role::Clinician, _) => clinician_chart(),
+            _ => Err(minimum_necessary),
+        },
+        Action::VideoAdmit | Action::VideoEnd if role == Role::Clinician => clinician_chart(),
+        Action::VideoAdmit | Action::VideoEnd => Err("clinician-only"),
+        Action::VideoWaitingList | Action::MessageInbox if role == Role::Clinician => {
+            Ok(("clinician-own-queue", Treatment))
+        }
+        Action::VideoWaitingList | Action::MessageInbox => Err("clinician-only"),
+        Action::MessageRead | Action::MessageSend | Action::AttachmentRead => match (role, target) {
+            (Role::Patient, Target::Own) => Ok(("patient-self", PatientRequest)),
+            (Role::Patient, _) => Err("not-own-record"),
+            (Role::Clinician, _) if !(r.assigned || r.care_team || r.consent) => {
+                Err("messaging-needs-care-relationship")
+            }
+            (Role::Clinician, _) => clinician_chart(),
+            _ => Err(minimum_necessary),
+        },
         Action::VisitTypeManage if role == Role::Admin => Ok(("admin-manages-schedule", Operations)),
         Action::VisitTypeManage => Err("not-an-admin"),
         _ => Err("not-a-patient-action"),
@@ -185,4 +206,14 @@ fn break_glass_alone_opens_the_chart_for_emergency_purposes_only() {
     let decision = decide(&actor, Action::ChartRead, Some(PatientId::new()), emergency);
     assert!(decision.allowed);
     assert_eq!((decision.rule, decision.purpose), ("break-glass", Purpose::Emergency));
+}
+
+#[test]
+fn break_glass_opens_the_chart_but_not_the_patients_messages() {
+    let actor = Actor { user_id: Some(UserId::new()), role: Role::Clinician, patient_id: None };
+    let emergency = Relationship { break_glass: true, ..Relationship::default() };
+    for action in [Action::MessageRead, Action::MessageSend, Action::AttachmentRead] {
+        let decision = decide(&actor, action, Some(PatientId::new()), emergency);
+        assert_eq!((decision.allowed, decision.rule), (false, "messaging-needs-care-relationship"), "{action:?}");
+    }
 }

@@ -128,11 +128,20 @@ pub enum Action {
     ReminderSend,
     VisitTypeManage,
     AppointmentConfirm,
+    VideoJoin,
+    VideoAdmit,
+    VideoLeave,
+    VideoEnd,
+    VideoWaitingList,
+    MessageInbox,
+    MessageRead,
+    MessageSend,
+    AttachmentRead,
 }
 
 impl Action {
     /// Every action, for exhaustive policy tests.
-    pub const ALL: [Action; 47] = [
+    pub const ALL: [Action; 56] = [
         Action::PatientCreate,
         Action::PatientRead,
         Action::PatientUpdate,
@@ -180,6 +189,15 @@ impl Action {
         Action::ReminderSend,
         Action::VisitTypeManage,
         Action::AppointmentConfirm,
+        Action::VideoJoin,
+        Action::VideoAdmit,
+        Action::VideoLeave,
+        Action::VideoEnd,
+        Action::VideoWaitingList,
+        Action::MessageInbox,
+        Action::MessageRead,
+        Action::MessageSend,
+        Action::AttachmentRead,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -231,6 +249,15 @@ impl Action {
             Action::ReminderSend => "reminder.send",
             Action::VisitTypeManage => "visit_type.manage",
             Action::AppointmentConfirm => "appointment.confirm",
+            Action::VideoJoin => "video.join",
+            Action::VideoAdmit => "video.admit",
+            Action::VideoLeave => "video.leave",
+            Action::VideoEnd => "video.end",
+            Action::VideoWaitingList => "video.waiting_list",
+            Action::MessageInbox => "message.inbox",
+            Action::MessageRead => "message.read",
+            Action::MessageSend => "message.send",
+            Action::AttachmentRead => "message.attachment.read",
         }
     }
 }
