@@ -50,6 +50,55 @@ pub struct Settings {
     pub clinic: ClinicSettings,
     #[serde(default)]
     pub reminders: ReminderSettings,
+    #[serde(default)]
+    pub video: VideoSettings,
+}
+
+/// ICE servers for video visits. Media goes browser to browser; a TURN relay (coturn with
+/// `use-auth-secret`) is needed only where a network blocks that, and gets credentials that
+/// expire after `turn_credential_minutes`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct VideoSettings {
+    #[serde(default)]
+    pub stun_urls: Vec<String>,
+    #[serde(default)]
+    pub turn_urls: Vec<String>,
+    /// coturn's `static-auth-secret`.
+    pub turn_secret: Option<SecretString>,
+    pub turn_credential_minutes: i64,
+}
+
+impl Default for VideoSettings {
+    fn default() -> Self {
+        Self { stun_urls: Vec::new(), turn_urls: Vec::new(), turn_secret: None, turn_credential_minutes: 120 }
+    }
+}
+
+impl VideoSettings {
+    pub fn domain(&self) -> Result<app::domain::telemedicine::ice::IceConfig, ConfigError> {
+        let minutes = self.turn_credential_minutes;
+        if !(5..=24 * 60).contains(&minutes) {
+            return Err(ConfigError::Invalid(format!(
+                "video.turn_credential_minutes must be between 5 and 1440, not {minutes}"
+            )));
+        }
+        let urls_ok = |urls: &[String], schemes: &[&str]| urls.iter().all(|u| schemes.iter().any(|s| u.starts_with(s)));
+        if !urls_ok(&self.stun_urls, &["stun:", "stuns:"]) {
+            return Err(ConfigError::Invalid("video.stun_urls must start with stun: or stuns:".to_owned()));
+        }
+        if !urls_ok(&self.turn_urls, &["turn:", "turns:"]) {
+            return Err(ConfigError::Invalid("video.turn_urls must start with turn: or turns:".to_owned()));
+        }
+        if !self.turn_urls.is_empty() && self.turn_secret.is_none() {
+            return Err(ConfigError::Invalid("video.turn_urls needs video.turn_secret (coturn's static-auth-secret)".to_owned()));
+        }
+        Ok(app::domain::telemedicine::ice::IceConfig {
+            stun_urls: self.stun_urls.clone(),
+            turn_urls: self.turn_urls.clone(),
+            turn_secret: self.turn_secret.clone(),
+            credential_ttl: chrono::Duration::minutes(minutes),
+        })
+    }
 }
 
 /// The clinic as patients know it.
@@ -218,6 +267,7 @@ impl Settings {
             log: LogSettings { filter: "info".into() },
             clinic: ClinicSettings::default(),
             reminders: ReminderSettings::default(),
+            video: VideoSettings::default(),
         }
     }
 

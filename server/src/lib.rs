@@ -6,5 +6,6 @@ pub mod config;
 pub mod health;
 pub mod keys;
 pub mod middleware;
+pub mod signaling;
 pub mod startup;
 pub mod telemetry;

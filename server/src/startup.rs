@@ -46,6 +46,7 @@ pub async fn services(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Res
     let lead = settings.reminders.lead_hours;
     anyhow::ensure!((1..=24 * 14).contains(&lead), "reminders.lead_hours must be between 1 and 336, not {lead}");
     services.schedule.reminder_lead = chrono::Duration::hours(lead);
+    services.video.ice = settings.video.domain()?;
     Ok(services)
 }
 
@@ -90,6 +91,7 @@ pub fn router(state: AppState, policy: HeaderPolicy, origin: AllowedOrigin) -> R
     let services = state.services.clone();
     let sessions = session_layer(&services, policy);
     let pages = Router::new()
+        .route("/api/video/{appointment}/signal", get(crate::signaling::connect))
         .leptos_routes_with_context(
             &state,
             routes,
@@ -155,6 +157,7 @@ pub struct Application {
     router: Router,
     chainer: tokio::task::JoinHandle<()>,
     reminders: Option<tokio::task::JoinHandle<()>>,
+    signaling: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -169,10 +172,12 @@ impl Application {
         let port = listener.local_addr()?.port();
         let chainer = spawn_audit_chainer(&services, Duration::from_millis(settings.audit.chain_interval_ms));
         let reminders = if settings.reminders.enabled { Some(spawn_reminders(settings, &services)?) } else { None };
+        // On PostgreSQL, signals written by other nodes wake this node's video connections.
+        let signaling = services.video.hub.spawn_listener(&services.db);
         let state = AppState { leptos_options: leptos_options(settings), services };
         let origin = AllowedOrigin(settings.public_url()?.origin().ascii_serialization());
         let router = router(state, HeaderPolicy { tls: settings.server.tls }, origin);
-        Ok(Self { port, listener, router, chainer, reminders })
+        Ok(Self { port, listener, router, chainer, reminders, signaling })
     }
 
     pub fn port(&self) -> u16 {
@@ -183,8 +188,8 @@ impl Application {
         let service = self.router.into_make_service_with_connect_info::<std::net::SocketAddr>();
         let result = axum::serve(self.listener, service).with_graceful_shutdown(shutdown_signal()).await;
         self.chainer.abort();
-        if let Some(reminders) = self.reminders {
-            reminders.abort();
+        for task in [self.reminders, self.signaling].into_iter().flatten() {
+            task.abort();
         }
         result
     }

@@ -11,3 +11,4 @@ pub mod portal;
 pub mod schedule;
 pub mod security;
 pub mod status;
+pub mod video;

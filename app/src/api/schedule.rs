@@ -36,6 +36,8 @@ pub struct AppointmentView {
     pub status: String,
     pub reason: String,
     pub cancel_reason: Option<String>,
+    /// A video visit: its page has the waiting room.
+    pub video: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -206,9 +208,12 @@ pub async fn my_appointments() -> Result<Vec<AppointmentView>, AppError> {
     let appointments = services.schedule.for_patient(&ctx, patient).await?;
     let names = services.users.workforce_names(appointments.iter().map(|a| a.clinician_id)).await?;
     let types = type_names(&services).await?;
+    let video: std::collections::HashSet<uuid::Uuid> =
+        services.schedule.visit_types().await?.into_iter().filter(|v| v.video).map(|v| v.id).collect();
     Ok(appointments
         .into_iter()
         .map(|a| AppointmentView {
+            video: video.contains(&a.visit_type),
             id: a.id.to_string(),
             clinician: names.get(&a.clinician_id).map_or_else(String::new, |(_, n)| n.clone()),
             visit_type: types.get(&a.visit_type).cloned().unwrap_or_default(),

@@ -23,6 +23,7 @@ pub mod state;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 pub mod throttle;
+pub mod telemedicine;
 pub mod users;
 
 pub use error::Error;

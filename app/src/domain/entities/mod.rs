@@ -19,4 +19,6 @@ pub mod passkey;
 pub mod patient;
 pub mod security_alert;
 pub mod session;
+pub mod video_session;
+pub mod video_signal;
 pub mod visit_type;
