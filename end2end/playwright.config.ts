@@ -10,6 +10,12 @@ process.env.E2E_LINK_FILE ??= path.join(os.tmpdir(), `clinic-e2e-admin-link-${pr
 // ... and the seeded demo accounts' links (clinician.link, other-clinician.link, patient.link,
 // security.link, ...) into this directory.
 process.env.E2E_LINK_DIR ??= path.join(os.tmpdir(), `clinic-e2e-links-${process.pid}`);
+// The video visit test has servers of its own, so its people enroll with fresh links: one
+// server on SQLite, and two nodes on one PostgreSQL database.
+process.env.E2E_VIDEO_LINK_DIR ??= `${process.env.E2E_LINK_DIR}-video`;
+process.env.E2E_NODES_LINK_DIR ??= `${process.env.E2E_LINK_DIR}-nodes`;
+export const videoPort = Number(port) + 3;
+export const nodesPort = Number(port) + 1;
 
 export const chromiumArgs = [
   '--no-sandbox',
@@ -33,12 +39,36 @@ export default defineConfig({
     launchOptions: { executablePath: '/usr/bin/chromium', args: chromiumArgs },
     screenshot: 'only-on-failure',
   },
-  webServer: {
-    command: `bash ../scripts/e2e-server.sh ${port}`,
-    url: `http://127.0.0.1:${port}/readyz`,
-    reuseExistingServer: false,
-    timeout: 120_000,
-    stdout: 'ignore',
-    stderr: process.env.E2E_SERVER_LOGS ? 'pipe' : 'ignore',
-  },
+  webServer: [
+    {
+      command: `bash ../scripts/e2e-server.sh ${port}`,
+      url: `http://127.0.0.1:${port}/readyz`,
+      reuseExistingServer: false,
+      timeout: 120_000,
+      stdout: 'ignore',
+      stderr: process.env.E2E_SERVER_LOGS ? 'pipe' : 'ignore',
+    },
+    {
+      command: `bash ../scripts/e2e-server.sh ${videoPort}`,
+      url: `http://127.0.0.1:${videoPort}/readyz`,
+      env: {
+        E2E_LINK_DIR: process.env.E2E_VIDEO_LINK_DIR!,
+        E2E_LINK_FILE: `${process.env.E2E_LINK_FILE}-video`,
+      },
+      reuseExistingServer: false,
+      timeout: 120_000,
+      stdout: 'ignore',
+      stderr: process.env.E2E_SERVER_LOGS ? 'pipe' : 'ignore',
+    },
+    {
+      // Node A; the script waits for node B on the next port before starting it.
+      command: `bash ../scripts/e2e-nodes.sh ${nodesPort}`,
+      url: `http://127.0.0.1:${nodesPort}/readyz`,
+      env: { E2E_LINK_DIR: process.env.E2E_NODES_LINK_DIR! },
+      reuseExistingServer: false,
+      timeout: 180_000,
+      stdout: 'ignore',
+      stderr: process.env.E2E_SERVER_LOGS ? 'pipe' : 'ignore',
+    },
+  ],
 });

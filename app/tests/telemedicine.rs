@@ -79,93 +79,97 @@ async fn audit_rows(services: &Services, appointment: uuid::Uuid) -> Vec<audit_e
         .unwrap()
 }
 
-on_both_backends!(a_video_visit_goes_from_waiting_room_to_admitted_to_ended_with_each_step_audited, |backend| async move {
-    let test = TestDb::new(backend).await;
-    let v = video_visit(&test).await;
-    let video = &v.services.video;
+on_both_backends!(
+    a_video_visit_goes_from_waiting_room_to_admitted_to_ended_with_each_step_audited,
+    |backend| async move {
+        let test = TestDb::new(backend).await;
+        let v = video_visit(&test).await;
+        let video = &v.services.video;
 
-    // Too early: the waiting room opens 15 minutes before the start.
-    let early = video.enter_waiting_room(&v.patient_ctx, v.id).await;
-    assert!(matches!(early, Err(Error::Validation(_))), "{early:?}");
-    assert!(matches!(video.connect(&v.patient_ctx, v.id).await, Err(Error::Conflict(_))), "not waiting yet");
-    v.clock.advance(Duration::minutes(46));
-    assert_eq!(video.enter_waiting_room(&v.patient_ctx, v.id).await.unwrap(), RoomState::Waiting);
+        // Too early: the waiting room opens 15 minutes before the start.
+        let early = video.enter_waiting_room(&v.patient_ctx, v.id).await;
+        assert!(matches!(early, Err(Error::Validation(_))), "{early:?}");
+        assert!(matches!(video.connect(&v.patient_ctx, v.id).await, Err(Error::Conflict(_))), "not waiting yet");
+        v.clock.advance(Duration::minutes(46));
+        assert_eq!(video.enter_waiting_room(&v.patient_ctx, v.id).await.unwrap(), RoomState::Waiting);
 
-    // The clinician sees who is waiting, by name; the other clinician's list is empty.
-    let waiting = video.waiting_room(&v.clinician).await.unwrap();
-    assert_eq!(waiting.len(), 1);
-    assert_eq!(waiting[0].state, RoomState::Waiting);
-    assert_eq!(waiting[0].patient.as_ref().map(|(id, _)| *id), Some(v.patient));
-    assert!(video.waiting_room(&v.stranger).await.unwrap().is_empty());
-    assert!(matches!(video.waiting_room(&v.patient_ctx).await, Err(Error::Forbidden)));
+        // The clinician sees who is waiting, by name; the other clinician's list is empty.
+        let waiting = video.waiting_room(&v.clinician).await.unwrap();
+        assert_eq!(waiting.len(), 1);
+        assert_eq!(waiting[0].state, RoomState::Waiting);
+        assert_eq!(waiting[0].patient.as_ref().map(|(id, _)| *id), Some(v.patient));
+        assert!(video.waiting_room(&v.stranger).await.unwrap().is_empty());
+        assert!(matches!(video.waiting_room(&v.patient_ctx).await, Err(Error::Forbidden)));
 
-    // Only the patient and clinicians allowed to see them connect.
-    for outsider in [&v.stranger, &v.admin] {
-        assert!(matches!(video.connect(outsider, v.id).await, Err(Error::Forbidden)));
-        assert!(matches!(video.admit(outsider, v.id).await, Err(Error::Forbidden)));
+        // Only the patient and clinicians allowed to see them connect.
+        for outsider in [&v.stranger, &v.admin] {
+            assert!(matches!(video.connect(outsider, v.id).await, Err(Error::Forbidden)));
+            assert!(matches!(video.admit(outsider, v.id).await, Err(Error::Forbidden)));
+        }
+        assert!(matches!(video.admit(&v.patient_ctx, v.id).await, Err(Error::Forbidden)), "patients do not admit");
+        let patient = video.connect(&v.patient_ctx, v.id).await.unwrap();
+        let clinician = video.connect(&v.clinician, v.id).await.unwrap();
+        video.admit(&v.clinician, v.id).await.unwrap();
+
+        // Signals pass between the two connections, never back to their sender.
+        video.send(&patient, SignalKind::Hello, None).await.unwrap();
+        video.send(&clinician, SignalKind::Offer, Some(SDP)).await.unwrap();
+        let seen_by_patient = video.signals_after(&patient, 0, &BTreeSet::new()).await.unwrap();
+        let kinds: Vec<_> = seen_by_patient.iter().map(|s| s.kind).collect();
+        assert_eq!(kinds, [SignalKind::Waiting, SignalKind::Admitted, SignalKind::Offer]);
+        let offer = seen_by_patient.last().unwrap();
+        assert_eq!((offer.payload.as_deref(), offer.from_patient), (Some(SDP), false));
+        let seen_by_clinician = video.signals_after(&clinician, offer.seq - 1, &BTreeSet::new()).await.unwrap();
+        assert!(seen_by_clinician.is_empty(), "the sender does not get its own offer back");
+        let hello = video.signals_after(&clinician, 0, &BTreeSet::new()).await.unwrap();
+        assert!(hello.iter().any(|s| s.kind == SignalKind::Hello && s.from_patient));
+        // A re-read skips what was delivered; browsers may not forge room events; size is capped.
+        let delivered: BTreeSet<i64> = seen_by_patient.iter().map(|s| s.seq).collect();
+        assert!(video.signals_after(&patient, 0, &delivered).await.unwrap().is_empty());
+        assert!(matches!(video.send(&patient, SignalKind::Ended, None).await, Err(Error::Validation(_))));
+        let huge = "a".repeat(16 * 1024 + 1);
+        assert!(matches!(video.send(&patient, SignalKind::Offer, Some(&huge)).await, Err(Error::Validation(_))));
+
+        // The SDP is sealed at rest.
+        assert!(!database_dump(&test).await.contains("synthetic-video-offer"), "an SDP was stored in clear");
+
+        video.leave(&v.patient_ctx, &patient).await.unwrap();
+        assert!(matches!(video.end(&v.patient_ctx, v.id).await, Err(Error::Forbidden)), "patients do not end visits");
+        video.end(&v.clinician, v.id).await.unwrap();
+        assert!(matches!(video.connect(&v.patient_ctx, v.id).await, Err(Error::Conflict(_))), "ended");
+        assert!(matches!(video.enter_waiting_room(&v.patient_ctx, v.id).await, Err(Error::Conflict(_))));
+        let row = appointment::Entity::find_by_id(v.id).one(&v.services.db).await.unwrap().unwrap();
+        assert_eq!(row.status, "completed");
+
+        let rows = audit_rows(&v.services, v.id).await;
+        let trail: Vec<(String, String, Option<String>)> =
+            rows.iter().map(|r| (r.action.clone(), r.outcome.clone(), r.rule.clone())).collect();
+        let expect =
+            |action: &str, outcome: &str, rule: &str| (action.to_owned(), outcome.to_owned(), Some(rule.to_owned()));
+        for step in [
+            expect("video.join", "allowed", "patient-self:waiting"),
+            expect("video.join", "allowed", "patient-self:connect"),
+            expect("video.join", "allowed", "assigned-clinician:connect"),
+            expect("video.admit", "allowed", "assigned-clinician:admitted"),
+            expect("video.leave", "allowed", "patient-self:left"),
+            expect("video.end", "allowed", "assigned-clinician:ended"),
+            expect("video.join", "error", "not-in-waiting-room"),
+        ] {
+            assert!(trail.contains(&step), "missing {step:?} in {trail:?}");
+        }
+        let denied: Vec<_> = audit_event::Entity::find()
+            .filter(audit_event::Column::PatientId.eq(v.patient.0))
+            .filter(audit_event::Column::Outcome.eq("denied"))
+            .filter(audit_event::Column::Action.is_in(["video.join", "video.admit", "video.end"]))
+            .all(&v.services.db)
+            .await
+            .unwrap();
+        let denied_users: BTreeSet<_> = denied.iter().filter_map(|r| r.actor_user_id).collect();
+        assert!(denied_users.contains(&user_of(&v.stranger).0) && denied_users.contains(&user_of(&v.admin).0));
+        assert!(rows.iter().all(|r| r.patient_id == Some(v.patient.0)), "every row names the patient");
+        let _ = &v.keys;
     }
-    assert!(matches!(video.admit(&v.patient_ctx, v.id).await, Err(Error::Forbidden)), "patients do not admit");
-    let patient = video.connect(&v.patient_ctx, v.id).await.unwrap();
-    let clinician = video.connect(&v.clinician, v.id).await.unwrap();
-    video.admit(&v.clinician, v.id).await.unwrap();
-
-    // Signals pass between the two connections, never back to their sender.
-    video.send(&patient, SignalKind::Hello, None).await.unwrap();
-    video.send(&clinician, SignalKind::Offer, Some(SDP)).await.unwrap();
-    let seen_by_patient = video.signals_after(&patient, 0, &BTreeSet::new()).await.unwrap();
-    let kinds: Vec<_> = seen_by_patient.iter().map(|s| s.kind).collect();
-    assert_eq!(kinds, [SignalKind::Waiting, SignalKind::Admitted, SignalKind::Offer]);
-    let offer = seen_by_patient.last().unwrap();
-    assert_eq!((offer.payload.as_deref(), offer.from_patient), (Some(SDP), false));
-    let seen_by_clinician = video.signals_after(&clinician, offer.seq - 1, &BTreeSet::new()).await.unwrap();
-    assert!(seen_by_clinician.is_empty(), "the sender does not get its own offer back");
-    let hello = video.signals_after(&clinician, 0, &BTreeSet::new()).await.unwrap();
-    assert!(hello.iter().any(|s| s.kind == SignalKind::Hello && s.from_patient));
-    // A re-read skips what was delivered; browsers may not forge room events; size is capped.
-    let delivered: BTreeSet<i64> = seen_by_patient.iter().map(|s| s.seq).collect();
-    assert!(video.signals_after(&patient, 0, &delivered).await.unwrap().is_empty());
-    assert!(matches!(video.send(&patient, SignalKind::Ended, None).await, Err(Error::Validation(_))));
-    let huge = "a".repeat(16 * 1024 + 1);
-    assert!(matches!(video.send(&patient, SignalKind::Offer, Some(&huge)).await, Err(Error::Validation(_))));
-
-    // The SDP is sealed at rest.
-    assert!(!database_dump(&test).await.contains("synthetic-video-offer"), "an SDP was stored in clear");
-
-    video.leave(&v.patient_ctx, &patient).await.unwrap();
-    assert!(matches!(video.end(&v.patient_ctx, v.id).await, Err(Error::Forbidden)), "patients do not end visits");
-    video.end(&v.clinician, v.id).await.unwrap();
-    assert!(matches!(video.connect(&v.patient_ctx, v.id).await, Err(Error::Conflict(_))), "ended");
-    assert!(matches!(video.enter_waiting_room(&v.patient_ctx, v.id).await, Err(Error::Conflict(_))));
-    let row = appointment::Entity::find_by_id(v.id).one(&v.services.db).await.unwrap().unwrap();
-    assert_eq!(row.status, "completed");
-
-    let rows = audit_rows(&v.services, v.id).await;
-    let trail: Vec<(String, String, Option<String>)> =
-        rows.iter().map(|r| (r.action.clone(), r.outcome.clone(), r.rule.clone())).collect();
-    let expect = |action: &str, outcome: &str, rule: &str| (action.to_owned(), outcome.to_owned(), Some(rule.to_owned()));
-    for step in [
-        expect("video.join", "allowed", "patient-self:waiting"),
-        expect("video.join", "allowed", "patient-self:connect"),
-        expect("video.join", "allowed", "assigned-clinician:connect"),
-        expect("video.admit", "allowed", "assigned-clinician:admitted"),
-        expect("video.leave", "allowed", "patient-self:left"),
-        expect("video.end", "allowed", "assigned-clinician:ended"),
-        expect("video.join", "error", "not-in-waiting-room"),
-    ] {
-        assert!(trail.contains(&step), "missing {step:?} in {trail:?}");
-    }
-    let denied: Vec<_> = audit_event::Entity::find()
-        .filter(audit_event::Column::PatientId.eq(v.patient.0))
-        .filter(audit_event::Column::Outcome.eq("denied"))
-        .filter(audit_event::Column::Action.is_in(["video.join", "video.admit", "video.end"]))
-        .all(&v.services.db)
-        .await
-        .unwrap();
-    let denied_users: BTreeSet<_> = denied.iter().filter_map(|r| r.actor_user_id).collect();
-    assert!(denied_users.contains(&user_of(&v.stranger).0) && denied_users.contains(&user_of(&v.admin).0));
-    assert!(rows.iter().all(|r| r.patient_id == Some(v.patient.0)), "every row names the patient");
-    let _ = &v.keys;
-});
+);
 
 on_both_backends!(an_appointment_that_is_not_a_video_visit_has_no_waiting_room, |backend| async move {
     let test = TestDb::new(backend).await;

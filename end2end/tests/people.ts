@@ -57,7 +57,8 @@ export async function signInAs(
   linkFile: string,
   landing: string,
   pageErrors: string[],
+  linkDir = process.env.E2E_LINK_DIR!,
 ) {
-  const link = new URL(fs.readFileSync(path.join(process.env.E2E_LINK_DIR!, linkFile), 'utf8').trim());
+  const link = new URL(fs.readFileSync(path.join(linkDir, linkFile), 'utf8').trim());
   return enrollAndSignIn(browser, baseURL, link, landing, pageErrors, linkFile);
 }

@@ -90,7 +90,9 @@ impl VideoSettings {
             return Err(ConfigError::Invalid("video.turn_urls must start with turn: or turns:".to_owned()));
         }
         if !self.turn_urls.is_empty() && self.turn_secret.is_none() {
-            return Err(ConfigError::Invalid("video.turn_urls needs video.turn_secret (coturn's static-auth-secret)".to_owned()));
+            return Err(ConfigError::Invalid(
+                "video.turn_urls needs video.turn_secret (coturn's static-auth-secret)".to_owned(),
+            ));
         }
         Ok(app::domain::telemedicine::ice::IceConfig {
             stun_urls: self.stun_urls.clone(),

@@ -62,9 +62,8 @@ pub async fn connect(
     session: Session,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let header = |name: &str| {
-        headers.get(name).and_then(|v| v.to_str().ok()).map(|v| v.chars().take(512).collect::<String>())
-    };
+    let header =
+        |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(|v| v.chars().take(512).collect::<String>());
     let context = |actor: Actor| AuditContext {
         actor,
         purpose: Purpose::Treatment,

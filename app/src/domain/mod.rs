@@ -20,10 +20,10 @@ pub mod seed;
 pub mod seed_clinic;
 pub mod sessions;
 pub mod state;
+pub mod telemedicine;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 pub mod throttle;
-pub mod telemedicine;
 pub mod users;
 
 pub use error::Error;

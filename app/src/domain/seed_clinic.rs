@@ -116,11 +116,15 @@ pub async fn schedule_demo(
         ("New patient visit", false, 60, true, true),
     ];
     let mut follow_up = None;
+    let mut video_visit = None;
     for (name, video, minutes, self_schedule, requires_approval) in kinds {
         let new =
             NewVisitType { name: name.to_owned(), video, duration_minutes: minutes, self_schedule, requires_approval };
         let id = services.schedule.create_visit_type(ctx, new).await?;
         follow_up.get_or_insert(id);
+        if video {
+            video_visit = Some(id);
+        }
     }
     let Some(follow_up) = follow_up else { return Ok(()) };
     let reasons = ["Blood pressure check", "Medication review", "Follow-up on lab results", "Annual physical"];
@@ -148,7 +152,40 @@ pub async fn schedule_demo(
             Err(err) => return Err(err),
         }
     }
+    if let (Some(patient), Some(clinician), Some(video)) = (patients.first(), clinicians.first(), video_visit) {
+        video_visit_now(services, ctx, *patient, *clinician, video).await?;
+    }
     tracing::info!(booked, "demo appointments booked");
+    Ok(())
+}
+
+/// Patient 0's video visit with the first clinician, starting at this quarter hour whatever
+/// the time of day, so the waiting room can be tried as soon as the demo (or a browser test)
+/// starts. Booked as the platform, outside the clinician's hours.
+async fn video_visit_now(
+    services: &Services,
+    ctx: &AuditContext,
+    patient: PatientId,
+    clinician: UserId,
+    video: uuid::Uuid,
+) -> Result<(), Error> {
+    use chrono::{DurationRound, Timelike};
+    let now = services.clock.now();
+    let quarter = now.duration_trunc(Duration::minutes(15)).unwrap_or(now.with_second(0).unwrap_or(now));
+    for attempt in 0..4 {
+        let booking = super::scheduling::Booking {
+            patient,
+            clinician,
+            visit_type: video,
+            starts_at: quarter + Duration::minutes(15 * attempt),
+            reason: "Video follow-up".to_owned(),
+        };
+        match services.schedule.book(ctx, booking).await {
+            Ok(_) => return Ok(()),
+            Err(Error::Conflict(_)) => continue,
+            Err(err) => return Err(err),
+        }
+    }
     Ok(())
 }
 

@@ -297,8 +297,13 @@ fn UpcomingVisit(visit: AppointmentView, refresh: RwSignal<u32>) -> impl IntoVie
             result
         }
     });
+    let video_link = (visit.video && visit.status == "confirmed").then(|| {
+        let href = format!("/visit/{}", visit.id);
+        view! { <a class="button button-small" href=href>"Join video visit"</a> " " }
+    });
     view! {
         <VisitSummary visit/>
+        {video_link}
         <Show when=move || cancelling.get() fallback=move || view! {
             <button class="button button-small button-secondary" type="button" on:click=move |_| cancelling.set(true)>"Cancel this visit"</button>
         }>

@@ -45,8 +45,10 @@ pub fn DashboardPage() -> impl IntoView {
         },
     );
     let calendar = super::calendar::CalendarData::new(access);
+    let waiting = super::video::WaitingData::new(access);
     view! {
         <RoleGate access title="Clinician dashboard">
+            <super::video::WaitingRoom data=waiting/>
             <super::calendar::ClinicianCalendar data=calendar patients/>
             <MyPatients patients/>
             <PatientSearch/>

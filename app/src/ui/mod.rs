@@ -19,6 +19,7 @@ mod role_home;
 mod security;
 mod sign_in;
 mod status;
+mod video;
 mod vitals_chart;
 mod webauthn;
 
@@ -37,6 +38,7 @@ use layout::{SessionResource, Shell};
 use portal::PortalPage;
 use security::SecurityPage;
 use sign_in::SignInPage;
+use video::VideoVisitPage;
 
 use crate::api::auth::get_session;
 
@@ -92,6 +94,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/portal") ssr=SsrMode::Async view=PortalPage/>
                     <Route path=path!("/dashboard") ssr=SsrMode::Async view=DashboardPage/>
                     <Route path=path!("/dashboard/patients/:id") ssr=SsrMode::Async view=ChartRoute/>
+                    <Route path=path!("/visit/:id") ssr=SsrMode::Async view=VideoVisitPage/>
                     <Route path=path!("/admin") ssr=SsrMode::Async view=AdminPage/>
                     <Route path=path!("/security") ssr=SsrMode::Async view=SecurityPage/>
                 </Routes>

@@ -12,6 +12,7 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub services: Services,
+    pub settings: Settings,
     _db: TestDb,
 }
 
@@ -46,7 +47,7 @@ async fn spawn_app_full(backend: Backend, tls: bool, clock: std::sync::Arc<dyn a
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
-    TestApp { address, client, services, _db: db }
+    TestApp { address, client, services, settings, _db: db }
 }
 
 impl TestApp {
@@ -82,6 +83,17 @@ impl TestApp {
 }
 
 impl TestApp {
+    /// A second app node on the same database and keys, with its own connection pool and
+    /// nothing else shared: its address.
+    pub async fn spawn_node(&self) -> String {
+        let clock = std::sync::Arc::new(app::domain::clock::SystemClock);
+        let services = startup::services(&self.settings, clock).await.expect("services");
+        let application = Application::with_services(&self.settings, services).await.expect("build node");
+        let address = format!("http://127.0.0.1:{}", application.port());
+        tokio::spawn(application.run_until_stopped());
+        address
+    }
+
     /// An active account of `role` (a patient account gets a synthetic patient record) and a
     /// cookie for a session signed in as it.
     pub async fn signed_in(&self, role: app::domain::audit::Role) -> (app::domain::users::User, String) {

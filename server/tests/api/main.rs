@@ -13,3 +13,4 @@ mod pages;
 mod records;
 mod schedule;
 mod sessions;
+mod video;

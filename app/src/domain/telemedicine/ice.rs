@@ -48,7 +48,11 @@ impl IceConfig {
         if let (false, Some(secret)) = (self.turn_urls.is_empty(), &self.turn_secret) {
             let expires = (now + self.credential_ttl).timestamp();
             let (username, credential) = turn_credential(secret.expose_secret().as_bytes(), user, expires);
-            servers.push(IceServer { urls: self.turn_urls.clone(), username: Some(username), credential: Some(credential) });
+            servers.push(IceServer {
+                urls: self.turn_urls.clone(),
+                username: Some(username),
+                credential: Some(credential),
+            });
         }
         servers
     }

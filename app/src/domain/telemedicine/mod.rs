@@ -539,7 +539,12 @@ impl VideoRepo {
 
     /// Loads a video appointment and asks the policy about `action` on its patient. An unknown
     /// appointment is refused (and audited) like one the actor may not see.
-    async fn permit(&self, ctx: &AuditContext, id: Uuid, action: Action) -> Result<(appointment::Model, Permit), Error> {
+    async fn permit(
+        &self,
+        ctx: &AuditContext,
+        id: Uuid,
+        action: Action,
+    ) -> Result<(appointment::Model, Permit), Error> {
         let row = appointment::Entity::find_by_id(id).one(&self.db).await?;
         let patient = row.as_ref().map(|r| PatientId(r.patient_id));
         let permit = self.guard.check(ctx, action, TABLE, patient).await?;
@@ -589,10 +594,7 @@ impl VideoRepo {
 
     async fn patient_user(&self, patient: PatientId) -> Result<Option<Uuid>, Error> {
         use super::entities::app_user;
-        let user = app_user::Entity::find()
-            .filter(app_user::Column::PatientId.eq(patient.0))
-            .one(&self.db)
-            .await?;
+        let user = app_user::Entity::find().filter(app_user::Column::PatientId.eq(patient.0)).one(&self.db).await?;
         Ok(user.map(|u| u.id))
     }
 

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Started by Playwright: two release servers, ports $1 and $1+1, on one fresh PostgreSQL
+# database: two app nodes of one clinic, sharing nothing but the database (sessions, signaling).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+[[ -x "$SERVER_BIN" ]] || die "no release server at $SERVER_BIN: run cargo leptos build --release first"
+PG_ADMIN="${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+pg_isready -q -d "$PG_ADMIN" \
+  || die "PostgreSQL is not reachable at $PG_ADMIN; the two-node browser test needs it and does not skip"
+port_a="${1:-3101}"
+port_b=$((port_a + 1))
+db="e2e_nodes_$(date +%s)_$$"
+data="$(mktemp -d)"
+node_b=""
+cleanup() {
+  [[ -n "$node_b" ]] && kill "$node_b" 2>/dev/null && wait "$node_b" 2>/dev/null
+  psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+  rm -rf "$data"
+}
+trap cleanup EXIT
+trap 'exit 143' TERM INT
+psql "$PG_ADMIN" -qc "CREATE DATABASE $db" >/dev/null
+export APP_ENVIRONMENT=development
+export APP_DATABASE__URL="${PG_ADMIN%/*}/$db"
+export APP_KEYS__FILE="$data/keys.json"
+export APP_SERVER__PUBLIC_URL="http://localhost:$port_a"
+"$SERVER_BIN" admin bootstrap --name "E2E Admin" --link-file "$data/admin-link"
+"$SERVER_BIN" seed --patients 10 --mrn-prefix E2E --link-dir "${E2E_LINK_DIR:-$data/links}"
+APP_SERVER__PORT="$port_b" "$SERVER_BIN" serve &
+node_b=$!
+for _ in $(seq 1 60); do
+  curl -fsS "http://127.0.0.1:$port_b/readyz" >/dev/null 2>&1 && break
+  kill -0 "$node_b" 2>/dev/null || die "the second node did not start"
+  sleep 0.5
+done
+APP_SERVER__PORT="$port_a" "$SERVER_BIN" serve
