@@ -17,17 +17,28 @@ test.use({
   },
 });
 
-// Keeps every RTCPeerConnection the page makes, so the test can read its state and statistics.
+// Keeps every RTCPeerConnection and WebSocket the page makes, so the test can read the call's
+// state and statistics, and cut the signaling connection as a network blip would.
 const trackPeers = () => {
-  const Original = window.RTCPeerConnection;
+  const OriginalPeer = window.RTCPeerConnection;
   (window as any).__peers = [];
-  window.RTCPeerConnection = class extends Original {
+  window.RTCPeerConnection = class extends OriginalPeer {
     constructor(...args: ConstructorParameters<typeof RTCPeerConnection>) {
       super(...args);
       (window as any).__peers.push(this);
     }
   } as typeof RTCPeerConnection;
+  const OriginalSocket = window.WebSocket;
+  (window as any).__sockets = [];
+  window.WebSocket = class extends OriginalSocket {
+    constructor(...args: ConstructorParameters<typeof WebSocket>) {
+      super(...args);
+      (window as any).__sockets.push(this);
+    }
+  } as typeof WebSocket;
 };
+
+const socketCount = (page: Page) => page.evaluate(() => (window as any).__sockets.length as number);
 
 async function peerState(page: Page): Promise<string> {
   return page.evaluate(() => {
@@ -73,6 +84,8 @@ async function visit(browser: any, patientURL: string, clinicianURL: string, lin
   await upcoming.getByRole('link', { name: 'Join video visit' }).click();
   await expect(patient.page).toHaveURL(/\/visit\/[0-9a-f-]{36}$/);
   const visitPath = new URL(patient.page.url()).pathname;
+  // A full load, so the page's peer connections are tracked (the link navigated in place).
+  await patient.page.reload();
   await hydrated(patient.page);
   await expect(patient.page.getByRole('heading', { level: 1 })).toHaveText('Video visit with Dana Reyes, MD');
   await patient.page.getByRole('button', { name: 'Enter the waiting room' }).click();
@@ -102,6 +115,7 @@ async function visit(browser: any, patientURL: string, clinicianURL: string, lin
   await expect(waiting).toContainText('Waiting');
   await waiting.getByRole('link').click();
   await expect(dana.page).toHaveURL(new RegExp(`${visitPath}$`));
+  await dana.page.reload();
   await hydrated(dana.page);
   await dana.page.locator('#join-visit').click();
 
@@ -111,6 +125,26 @@ async function visit(browser: any, patientURL: string, clinicianURL: string, lin
     await expect.poll(() => framesDecoded(page), { timeout: 30_000 }).toBeGreaterThan(10);
     await expect(page.locator('#call-status')).toHaveText('Connected');
   }
+
+  // A network blip cuts the patient's signaling socket: it reconnects by itself, and the call,
+  // which runs browser to browser, stays up.
+  const sockets = await socketCount(patient.page);
+  await patient.page.evaluate(() => (window as any).__sockets.at(-1).close());
+  await expect.poll(() => socketCount(patient.page)).toBeGreaterThan(sockets);
+  await expect(patient.page.locator('#call-status')).toHaveText('Connected');
+  expect(await peerState(patient.page)).toBe('connected');
+
+  // The clinician hangs up and comes back: a fresh offer connects them again.
+  const peers = await dana.page.evaluate(() => (window as any).__peers.length as number);
+  await dana.page.getByRole('button', { name: 'Hang up' }).click();
+  await expect(dana.page.locator('#call-status')).toHaveText('You left the visit. You can rejoin while it lasts.');
+  await expect(patient.page.locator('#call-status')).toContainText('Your clinician stepped out');
+  await dana.page.getByRole('button', { name: 'Join the visit' }).click();
+  await expect.poll(() => dana.page.evaluate(() => (window as any).__peers.length as number)).toBeGreaterThan(peers);
+  for (const page of [patient.page, dana.page]) {
+    await expect.poll(() => peerState(page), { timeout: 30_000 }).toBe('connected');
+  }
+  await expect.poll(() => framesDecoded(dana.page), { timeout: 30_000 }).toBeGreaterThan(10);
 
   // Mute and camera controls are real toggles.
   await patient.page.getByRole('button', { name: 'Mute' }).click();

@@ -79,6 +79,7 @@ on_both_backends!(every_protected_server_function_allows_exactly_its_roles_and_a
         ("care/for_mrn", serde_json::json!({"mrn": mrn}), &admin_only),
         ("security/break_glass_queue", serde_json::json!({}), &officers),
         ("security/alerts", serde_json::json!({}), &officers),
+        ("video/waiting_room", serde_json::json!({}), &clinicians),
         ("schedule/visit_types", serde_json::json!({}), &everyone),
         (
             "schedule/open_slots",

@@ -164,12 +164,14 @@ fn VideoRoom(room: VideoRoomView) -> impl IntoView {
     } else {
         room.patient_name.clone().unwrap_or_else(|| "the patient".to_owned())
     };
-    let join_label = if patient_side {
-        "Enter the waiting room".to_owned()
-    } else if room.state.as_deref() == Some("waiting") {
-        format!("Let {other} in and join")
-    } else {
-        "Join the visit".to_owned()
+    let join_label = {
+        let other = other.clone();
+        move || match (patient_side, state.get().as_deref()) {
+            (true, None | Some("waiting")) => "Enter the waiting room".to_owned(),
+            (true, _) => "Rejoin the visit".to_owned(),
+            (false, Some("waiting")) => format!("Let {other} in and join"),
+            (false, _) => "Join the visit".to_owned(),
+        }
     };
     let remote_label = format!("Video of {other}");
     view! {
