@@ -12,6 +12,7 @@ mod m20261124_000002_audit_log;
 mod m20261124_000003_identity;
 mod m20261124_000004_care_and_records;
 mod m20261124_000005_scheduling;
+mod m20261125_000007_messaging;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000003_identity::Migration),
             Box::new(m20261124_000004_care_and_records::Migration),
             Box::new(m20261124_000005_scheduling::Migration),
+            Box::new(m20261125_000007_messaging::Migration),
         ]
     }
 }

@@ -13,6 +13,7 @@ use super::break_glass::BreakGlassRepo;
 use super::care::CareRepo;
 use super::clock::Clock;
 use super::crypto::{BlindIndexer, DataKeys, KekProvider};
+use super::messaging::MessageRepo;
 use super::passkeys::Passkeys;
 use super::patients::PatientRepo;
 use super::records::ChartRepo;
@@ -42,6 +43,7 @@ pub struct Services {
     pub break_glass: BreakGlassRepo,
     pub access_history: AccessHistory,
     pub schedule: ScheduleRepo,
+    pub messages: MessageRepo,
     pub users: UserRepo,
     pub sessions: DbSessionStore,
     pub passkeys: Arc<Passkeys>,
@@ -79,6 +81,7 @@ impl Services {
         let break_glass = BreakGlassRepo::new(db.clone(), keys.clone(), audit.clone(), clock.clone(), guard.clone());
         let access_history = AccessHistory::new(db.clone(), audit.clone(), guard.clone());
         let schedule = ScheduleRepo::new(db.clone(), keys.clone(), audit.clone(), clock.clone(), guard.clone());
+        let messages = MessageRepo::new(db.clone(), keys.clone(), audit.clone(), clock.clone(), guard.clone());
         // tower-sessions stamps expiry dates from the system clock, so the store compares with
         // that clock too; the logoff policy itself is decided with `clock` (see api::context).
         let sessions = DbSessionStore::new(db.clone(), Arc::new(super::clock::SystemClock));
@@ -99,6 +102,7 @@ impl Services {
             break_glass,
             access_history,
             schedule,
+            messages,
             users,
             sessions,
             passkeys,
