@@ -19,8 +19,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -292,7 +292,11 @@ impl MessageRepo {
     /// The patient's threads, newest activity first, with the caller's unread counts. One
     /// `message.read` row for the list.
     #[tracing::instrument(skip_all, fields(patient_id = %patient, actor_role = ctx.actor.role.as_str()))]
-    pub async fn threads_for_patient(&self, ctx: &AuditContext, patient: PatientId) -> Result<Vec<ThreadSummary>, Error> {
+    pub async fn threads_for_patient(
+        &self,
+        ctx: &AuditContext,
+        patient: PatientId,
+    ) -> Result<Vec<ThreadSummary>, Error> {
         let permit = self.guard.check(ctx, Action::MessageRead, "message_threads", Some(patient)).await?;
         let reader = reader(ctx)?;
         let txn = self.db.begin().await?;
@@ -416,11 +420,7 @@ impl MessageRepo {
         let newly_read: Vec<message_read::ActiveModel> = messages
             .iter()
             .filter(|m| m.sender_id != reader.0 && !already.contains(&m.id))
-            .map(|m| message_read::ActiveModel {
-                message_id: Set(m.id),
-                user_id: Set(reader.0),
-                read_at: Set(now),
-            })
+            .map(|m| message_read::ActiveModel { message_id: Set(m.id), user_id: Set(reader.0), read_at: Set(now) })
             .collect();
         if !newly_read.is_empty() {
             message_read::Entity::insert_many(newly_read)
@@ -478,7 +478,8 @@ impl MessageRepo {
             .await?;
         let Some(thread) = thread else { return Err(Error::NotFound) };
         let row = self.thread_row(thread).await?;
-        let permit = self.guard.check(ctx, Action::AttachmentRead, ATTACHMENTS, Some(PatientId(row.patient_id))).await?;
+        let permit =
+            self.guard.check(ctx, Action::AttachmentRead, ATTACHMENTS, Some(PatientId(row.patient_id))).await?;
         let txn = self.db.begin().await?;
         let Some(file) = message_attachment::Entity::find_by_id(id).one(&txn).await? else {
             txn.rollback().await?;
