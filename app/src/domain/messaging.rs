@@ -148,6 +148,8 @@ pub struct Message {
 pub struct Thread {
     pub id: Uuid,
     pub patient_id: PatientId,
+    /// "Family, Given".
+    pub patient_name: String,
     pub subject: String,
     pub messages: Vec<Message>,
     /// The rule that opened it (`patient-self`, `assigned-clinician`, ...).
@@ -364,10 +366,7 @@ impl MessageRepo {
         for id in shown {
             let Some(row) = live_patients.get(&id) else { continue };
             let key = self.keys.get(&self.db, row.data_key_id).await?;
-            let field = |column| FieldRef::new("patient", column, row.id);
-            let given = key.open_string(field("given_name"), &row.given_name)?;
-            let family = key.open_string(field("family_name"), &row.family_name)?;
-            names.insert(id, format!("{family}, {given}"));
+            names.insert(id, patient_name(&key, row)?);
         }
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
@@ -388,6 +387,17 @@ impl MessageRepo {
         let reader = reader(ctx)?;
         let now = self.clock.now();
         let txn = self.db.begin().await?;
+        let Some(patient_row) = patient::Entity::find_by_id(patient.0).one(&txn).await? else {
+            self.audit
+                .append(
+                    &txn,
+                    &permit.ctx,
+                    permit.failure(Action::MessageRead, THREADS, Some(thread.to_string()), "not-found"),
+                )
+                .await?;
+            txn.commit().await?;
+            return Err(Error::NotFound);
+        };
         let messages = message::Entity::find()
             .filter(message::Column::ThreadId.eq(thread))
             .order_by_asc(message::Column::CreatedAt)
@@ -454,6 +464,7 @@ impl MessageRepo {
         Ok(Thread {
             id: row.id,
             patient_id: patient,
+            patient_name: patient_name(&key, &patient_row)?,
             subject: key.open_string(FieldRef::new(THREADS, "subject", row.id), &row.subject)?,
             messages: out,
             rule: permit.decision.rule,
@@ -687,6 +698,15 @@ fn summary(
         messages,
         unread,
     })
+}
+
+/// The patient's name as a thread shows it: "Family, Given". Opened under the access the
+/// caller's permit allowed and audited.
+fn patient_name(key: &DataKey, row: &patient::Model) -> Result<String, Error> {
+    let field = |column| FieldRef::new("patient", column, row.id);
+    let given = key.open_string(field("given_name"), &row.given_name)?;
+    let family = key.open_string(field("family_name"), &row.family_name)?;
+    Ok(format!("{family}, {given}"))
 }
 
 fn attachment_info(
