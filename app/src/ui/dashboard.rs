@@ -47,6 +47,7 @@ pub fn DashboardPage() -> impl IntoView {
     let calendar = super::calendar::CalendarData::new(access);
     view! {
         <RoleGate access title="Clinician dashboard">
+            <p class="page-links"><a class="button button-secondary" href="/dashboard/messages" id="messages-link">"Messages"</a></p>
             <super::calendar::ClinicianCalendar data=calendar patients/>
             <MyPatients patients/>
             <PatientSearch/>

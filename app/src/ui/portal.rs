@@ -117,6 +117,7 @@ pub fn PortalPage() -> impl IntoView {
     let visits = super::appointments::VisitsData::new(access);
     view! {
         <RoleGate access title="My record">
+            <p class="page-links"><a class="button button-secondary" href="/portal/messages" id="messages-link">"Messages"</a></p>
             <super::appointments::MyVisits data=visits/>
             <MyRecord data/>
             <WhoCanSee data/>
