@@ -89,9 +89,9 @@ fn is_same_origin(request: &Request, allowed: &AllowedOrigin) -> bool {
     }
 }
 
-/// The server-function layer reads a request body whole. Messaging carries attachments, so its
-/// routes get a limit sized for them (three files of 5 MiB as base64, and the text around them):
-/// a larger body is refused with 413 before it is read further.
+/// Server functions read their body under axum's default limit (2 MB). Messaging carries
+/// attachments, so its routes alone get a limit sized for them (three files of 5 MiB as base64,
+/// and the text around them): a larger body is refused with 413 before it is read further.
 pub async fn message_body_limit(request: Request, next: Next) -> Response {
     if !request.uri().path().starts_with("/api/messages/") {
         return next.run(request).await;
@@ -104,7 +104,14 @@ pub async fn message_body_limit(request: Request, next: Next) -> Response {
     }
     let (parts, body) = request.into_parts();
     match axum::body::to_bytes(body, limit).await {
-        Ok(bytes) => next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await,
+        Ok(bytes) => {
+            let request = Request::from_parts(parts, axum::body::Body::from(bytes));
+            let raised = tower::Layer::layer(&axum::extract::DefaultBodyLimit::max(limit), next);
+            match tower::ServiceExt::oneshot(raised, request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            }
+        }
         Err(_) => too_large(),
     }
 }
