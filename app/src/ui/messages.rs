@@ -335,10 +335,10 @@ fn ThreadRoute(role: &'static str, back: &'static str) -> impl IntoView {
                     }.into_any(),
                     Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
                 })}
+                <Show when=move || matches!(thread.get(), Some(Ok(_)))>
+                    <ReplyForm thread_id refresh/>
+                </Show>
             </Transition>
-            <Show when=move || matches!(thread.get(), Some(Ok(_)))>
-                <ReplyForm thread_id refresh/>
-            </Show>
         </RoleGate>
     }
 }

@@ -29,6 +29,10 @@ pub fn action_label(action: &str) -> &str {
         "consent.grant" => "Gave a clinician access",
         "consent.revoke" => "Took back a clinician's access",
         "consent.list" => "Viewed who can see your record",
+        "message.read" => "Read your messages",
+        "message.send" => "Wrote in your messages",
+        "message.inbox" => "Listed your conversations in their inbox",
+        "message.attachment.read" => "Opened an attachment of your messages",
         other => other,
     }
 }
