@@ -12,7 +12,8 @@ import { enrollAndSignIn, hydrated } from './people';
 //
 // Enrollment links are single-use and the other specs use the shared server's, so this spec
 // starts its own server (the same script, seed and release binary) on its own port and links.
-const port = process.env.E2E_MESSAGES_PORT ?? '3107';
+// Clear of the shared server's port and the few after it that other specs' servers use.
+const port = process.env.E2E_MESSAGES_PORT ?? String(Number(process.env.E2E_PORT ?? '3100') + 7);
 const baseURL = `http://localhost:${port}`;
 const linkDir = fs.mkdtempSync(path.join(os.tmpdir(), 'clinic-e2e-messages-links-'));
 let server: ChildProcess | undefined;
