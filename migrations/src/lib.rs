@@ -13,6 +13,7 @@ mod m20261124_000003_identity;
 mod m20261124_000004_care_and_records;
 mod m20261124_000005_scheduling;
 mod m20261125_000006_video_visits;
+mod m20261125_000007_messaging;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000004_care_and_records::Migration),
             Box::new(m20261124_000005_scheduling::Migration),
             Box::new(m20261125_000006_video_visits::Migration),
+            Box::new(m20261125_000007_messaging::Migration),
         ]
     }
 }

@@ -88,3 +88,30 @@ fn is_same_origin(request: &Request, allowed: &AllowedOrigin) -> bool {
         None => headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) == Some("same-origin"),
     }
 }
+
+/// Server functions read their body under axum's default limit (2 MB). Messaging carries
+/// attachments, so its routes alone get a limit sized for them (three files of 5 MiB as base64,
+/// and the text around them): a larger body is refused with 413 before it is read further.
+pub async fn message_body_limit(request: Request, next: Next) -> Response {
+    if !request.uri().path().starts_with("/api/messages/") {
+        return next.run(request).await;
+    }
+    let limit = app::api::messages::MAX_REQUEST_BYTES;
+    let too_large = || (http::StatusCode::PAYLOAD_TOO_LARGE, "the message is too large").into_response();
+    let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return too_large();
+    }
+    let (parts, body) = request.into_parts();
+    match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => {
+            let request = Request::from_parts(parts, axum::body::Body::from(bytes));
+            let raised = tower::Layer::layer(&axum::extract::DefaultBodyLimit::max(limit), next);
+            match tower::ServiceExt::oneshot(raised, request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            }
+        }
+        Err(_) => too_large(),
+    }
+}

@@ -20,7 +20,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::config::Settings;
-use crate::middleware::{AllowedOrigin, HeaderPolicy, same_origin_only, security_headers};
+use crate::middleware::{AllowedOrigin, HeaderPolicy, message_body_limit, same_origin_only, security_headers};
 use crate::{health, keys};
 
 /// A connected, migrated database and the domain services on top of it.
@@ -115,6 +115,7 @@ pub fn router(state: AppState, policy: HeaderPolicy, origin: AllowedOrigin) -> R
         .merge(
             pages
                 .layer(sessions)
+                .layer(axum::middleware::from_fn(message_body_limit))
                 .layer(axum::middleware::from_fn_with_state(std::sync::Arc::new(origin), same_origin_only)),
         )
         .layer(axum::middleware::from_fn_with_state(policy, security_headers))

@@ -7,6 +7,7 @@ pub mod care;
 pub mod chart;
 #[cfg(feature = "ssr")]
 pub mod context;
+pub mod messages;
 pub mod portal;
 pub mod schedule;
 pub mod security;

@@ -12,6 +12,7 @@ pub mod db;
 pub mod entities;
 pub mod health;
 pub mod ids;
+pub mod messaging;
 pub mod passkeys;
 pub mod patients;
 pub mod records;

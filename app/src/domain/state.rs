@@ -13,6 +13,7 @@ use super::break_glass::BreakGlassRepo;
 use super::care::CareRepo;
 use super::clock::Clock;
 use super::crypto::{BlindIndexer, DataKeys, KekProvider};
+use super::messaging::MessageRepo;
 use super::passkeys::Passkeys;
 use super::patients::PatientRepo;
 use super::records::ChartRepo;
@@ -44,6 +45,7 @@ pub struct Services {
     pub access_history: AccessHistory,
     pub schedule: ScheduleRepo,
     pub video: VideoRepo,
+    pub messages: MessageRepo,
     pub users: UserRepo,
     pub sessions: DbSessionStore,
     pub passkeys: Arc<Passkeys>,
@@ -82,6 +84,7 @@ impl Services {
         let access_history = AccessHistory::new(db.clone(), audit.clone(), guard.clone());
         let schedule = ScheduleRepo::new(db.clone(), keys.clone(), audit.clone(), clock.clone(), guard.clone());
         let video = VideoRepo::new(db.clone(), keys.clone(), audit.clone(), clock.clone(), guard.clone());
+        let messages = MessageRepo::new(db.clone(), keys.clone(), audit.clone(), clock.clone(), guard.clone());
         // tower-sessions stamps expiry dates from the system clock, so the store compares with
         // that clock too; the logoff policy itself is decided with `clock` (see api::context).
         let sessions = DbSessionStore::new(db.clone(), Arc::new(super::clock::SystemClock));
@@ -103,6 +106,7 @@ impl Services {
             access_history,
             schedule,
             video,
+            messages,
             users,
             sessions,
             passkeys,

@@ -49,6 +49,7 @@ pub fn DashboardPage() -> impl IntoView {
     view! {
         <RoleGate access title="Clinician dashboard">
             <super::video::WaitingRoom data=waiting/>
+            <p class="page-links"><a class="button button-secondary" href="/dashboard/messages" id="messages-link">"Messages"</a></p>
             <super::calendar::ClinicianCalendar data=calendar patients/>
             <MyPatients patients/>
             <PatientSearch/>

@@ -13,6 +13,7 @@ mod entry_form;
 mod home;
 mod idle;
 mod layout;
+mod messages;
 mod portal;
 mod record;
 mod role_home;
@@ -35,6 +36,7 @@ use dashboard::DashboardPage;
 use enroll::EnrollPage;
 use home::HomePage;
 use layout::{SessionResource, Shell};
+use messages::{ClinicianMessagesPage, ClinicianThreadPage, PortalMessagesPage, PortalThreadPage};
 use portal::PortalPage;
 use security::SecurityPage;
 use sign_in::SignInPage;
@@ -95,6 +97,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/dashboard") ssr=SsrMode::Async view=DashboardPage/>
                     <Route path=path!("/dashboard/patients/:id") ssr=SsrMode::Async view=ChartRoute/>
                     <Route path=path!("/visit/:id") ssr=SsrMode::Async view=VideoVisitPage/>
+                    <Route path=path!("/portal/messages") ssr=SsrMode::Async view=PortalMessagesPage/>
+                    <Route path=path!("/portal/messages/:id") ssr=SsrMode::Async view=PortalThreadPage/>
+                    <Route path=path!("/dashboard/messages") ssr=SsrMode::Async view=ClinicianMessagesPage/>
+                    <Route path=path!("/dashboard/messages/:id") ssr=SsrMode::Async view=ClinicianThreadPage/>
                     <Route path=path!("/admin") ssr=SsrMode::Async view=AdminPage/>
                     <Route path=path!("/security") ssr=SsrMode::Async view=SecurityPage/>
                 </Routes>

@@ -29,6 +29,10 @@ pub fn action_label(action: &str) -> &str {
         "consent.grant" => "Gave a clinician access",
         "consent.revoke" => "Took back a clinician's access",
         "consent.list" => "Viewed who can see your record",
+        "message.read" => "Read your messages",
+        "message.send" => "Wrote in your messages",
+        "message.inbox" => "Listed your conversations in their inbox",
+        "message.attachment.read" => "Opened an attachment of your messages",
         other => other,
     }
 }
@@ -117,6 +121,7 @@ pub fn PortalPage() -> impl IntoView {
     let visits = super::appointments::VisitsData::new(access);
     view! {
         <RoleGate access title="My record">
+            <p class="page-links"><a class="button button-secondary" href="/portal/messages" id="messages-link">"Messages"</a></p>
             <super::appointments::MyVisits data=visits/>
             <MyRecord data/>
             <WhoCanSee data/>

@@ -9,6 +9,7 @@ mod health;
 mod helpers;
 mod logs;
 mod matrix;
+mod messages;
 mod pages;
 mod records;
 mod schedule;

@@ -46,6 +46,26 @@ on_both_backends!(every_protected_server_function_allows_exactly_its_roles_and_a
         .await
         .unwrap()
         .to_string();
+    // A conversation of a patient none of the callers below is related to.
+    let (author, _) = app.signed_in(Role::Patient).await;
+    let author_ctx = AuditContext { actor: author.actor(), ..AuditContext::system("test") };
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    let file = app::domain::messaging::NewAttachment { file_name: "m.png".into(), declared_type: None, data: png };
+    let (thread, _) = app
+        .services
+        .messages
+        .start_thread(&author_ctx, author.patient_id.unwrap(), "Matrix subject", "Matrix body", vec![file])
+        .await
+        .unwrap();
+    let thread = thread.to_string();
+    let attachment = app::domain::entities::message_attachment::Entity::find()
+        .one(&app.services.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+        .to_string();
+    let nobody: [Role; 0] = [];
     let staff = [Role::Clinician, Role::Admin];
     let admin_only = [Role::Admin];
     let clinicians = [Role::Clinician];
@@ -101,6 +121,20 @@ on_both_backends!(every_protected_server_function_allows_exactly_its_roles_and_a
             serde_json::json!({"visit_type_id": visit, "self_schedule": true, "requires_approval": false}),
             &admin_only,
         ),
+        ("messages/my_threads", serde_json::json!({}), &patients),
+        ("messages/inbox", serde_json::json!({}), &clinicians),
+        (
+            "messages/start_thread",
+            serde_json::json!({"subject": "Matrix question", "body": "Matrix words", "attachments": []}),
+            &patients,
+        ),
+        ("messages/open_thread", serde_json::json!({"thread_id": thread}), &nobody),
+        (
+            "messages/reply",
+            serde_json::json!({"thread_id": thread, "body": "Matrix reply", "attachments": []}),
+            &nobody,
+        ),
+        ("messages/attachment", serde_json::json!({"attachment_id": attachment}), &nobody),
         ("pages/open", serde_json::json!({"role": "patient"}), &[Role::Patient]),
         ("pages/open", serde_json::json!({"role": "clinician"}), &[Role::Clinician]),
         ("pages/open", serde_json::json!({"role": "admin"}), &[Role::Admin]),
