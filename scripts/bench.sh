@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the benchmarks: criterion for the per-field crypto, printed figures for audit throughput,
 # and the chart-read path under load (wrk, concurrency 32, 10,000 patients) and search over
-# 100,000 patients, on SQLite and PostgreSQL (BENCH_PATIENTS, BENCH_SEARCH_PATIENTS, BENCH_SECONDS).
+# 100,000 patients, on SQLite and PostgreSQL (BENCH_PATIENTS, BENCH_SEARCH_PATIENTS, BENCH_SECONDS),
+# and video-visit signaling latency and rate over real WebSockets, one node and two on PostgreSQL.
 # Environment for the audit bench: BENCH_ROWS (default 4000), BENCH_POSTGRES_URL (an admin URL,
 # default postgres://postgres@127.0.0.1:5432/postgres), CI=true to fail when PostgreSQL is absent.
 set -euo pipefail
@@ -18,3 +19,4 @@ if ! command -v wrk >/dev/null; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk >/dev/null
 fi
 cargo bench -p server --bench chart
+cargo bench -p server --bench signaling
