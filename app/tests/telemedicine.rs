@@ -197,6 +197,33 @@ on_both_backends!(an_appointment_that_is_not_a_video_visit_has_no_waiting_room, 
     assert!(matches!(unknown, Err(Error::Forbidden)), "an unknown visit is refused like a hidden one: {unknown:?}");
 });
 
+on_both_backends!(a_long_visit_keeps_delivering_after_hundreds_of_signals, |backend| async move {
+    let test = TestDb::new(backend).await;
+    let v = video_visit(&test).await;
+    v.clock.advance(Duration::minutes(50));
+    v.services.video.enter_waiting_room(&v.patient_ctx, v.id).await.unwrap();
+    let patient = v.services.video.connect(&v.patient_ctx, v.id).await.unwrap();
+    let clinician = v.services.video.connect(&v.clinician, v.id).await.unwrap();
+    let mut delivered = BTreeSet::new();
+    for round in 0..3 {
+        for _ in 0..300 {
+            v.services.video.send(&patient, SignalKind::Ice, Some("{}")).await.unwrap();
+        }
+        // The connection re-reads behind its newest signal and skips what it delivered.
+        let newest = delivered.last().copied().unwrap_or(0);
+        let mut got = 0;
+        loop {
+            let page = v.services.video.signals_after(&clinician, newest - 1_000, &delivered).await.unwrap();
+            got += page.iter().filter(|s| s.kind == SignalKind::Ice).count();
+            delivered.extend(page.iter().map(|s| s.seq));
+            if page.len() < app::domain::telemedicine::SIGNAL_PAGE {
+                break;
+            }
+        }
+        assert_eq!(got, 300, "round {round}: every new signal is delivered once");
+    }
+});
+
 /// Two app nodes on one PostgreSQL: a signal written through one wakes the other's connections
 /// through LISTEN/NOTIFY, with no shared memory between them.
 #[tokio::test]

@@ -16,7 +16,7 @@ use app::domain::Error;
 use app::domain::audit::{Action, Actor, AuditContext, AuditEntry, Outcome, Purpose, Role};
 use app::domain::state::Services;
 use app::domain::telemedicine::hub::Wake;
-use app::domain::telemedicine::{Connection, REREAD_LOOKBACK, Signal, SignalKind};
+use app::domain::telemedicine::{Connection, REREAD_LOOKBACK, SIGNAL_PAGE, Signal, SignalKind};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::response::{IntoResponse, Response};
@@ -226,20 +226,26 @@ async fn deliver(
     delivered: &mut BTreeSet<i64>,
     newest: &mut i64,
 ) -> Result<(), ()> {
-    let signals = services.video.signals_after(connection, from, delivered).await.map_err(|err| {
-        tracing::error!(appointment_id = %connection.appointment_id, error = %err, "reading signals failed");
-    })?;
-    for Signal { seq, kind, from_patient, payload, .. } in &signals {
-        let frame = Outgoing {
-            kind: kind.as_str(),
-            seq: *seq,
-            from: Some(if *from_patient { "patient" } else { "clinician" }),
-            payload: payload.as_deref(),
-            state: None,
-        };
-        send_json(socket, &frame).await?;
-        delivered.insert(*seq);
-        *newest = (*newest).max(*seq);
+    loop {
+        let signals = services.video.signals_after(connection, from, delivered).await.map_err(|err| {
+            tracing::error!(appointment_id = %connection.appointment_id, error = %err, "reading signals failed");
+        })?;
+        for Signal { seq, kind, from_patient, payload, .. } in &signals {
+            let frame = Outgoing {
+                kind: kind.as_str(),
+                seq: *seq,
+                from: Some(if *from_patient { "patient" } else { "clinician" }),
+                payload: payload.as_deref(),
+                state: None,
+            };
+            send_json(socket, &frame).await?;
+            delivered.insert(*seq);
+            *newest = (*newest).max(*seq);
+        }
+        // A full page may have left more behind it.
+        if signals.len() < SIGNAL_PAGE {
+            break;
+        }
     }
     // Remember only what a re-read could still return.
     let floor = newest.saturating_sub(REREAD_LOOKBACK);

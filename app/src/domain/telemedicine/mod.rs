@@ -45,6 +45,8 @@ pub const MAX_PAYLOAD: usize = 16 * 1024;
 /// PostgreSQL sequence numbers are taken before commit, so a row can become visible after a
 /// later one; connections remember what they delivered and skip it.
 pub const REREAD_LOOKBACK: i64 = 1_000;
+/// At most this many signals are read at once; a reader that gets a full page reads again.
+pub const SIGNAL_PAGE: usize = 500;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RoomState {
@@ -439,17 +441,27 @@ impl VideoRepo {
         after: i64,
         delivered: &std::collections::BTreeSet<i64>,
     ) -> Result<Vec<Signal>, Error> {
-        let rows = video_signal::Entity::find()
+        // Sequence numbers first (cheap), so a window full of delivered rows never hides a
+        // new one behind the page limit; then the rows still to deliver, oldest first.
+        let seqs: Vec<i64> = video_signal::Entity::find()
+            .select_only()
+            .column(video_signal::Column::Seq)
             .filter(video_signal::Column::AppointmentId.eq(connection.appointment_id))
             .filter(video_signal::Column::Seq.gt(after))
             .filter(video_signal::Column::ConnectionId.ne(connection.id))
             .order_by_asc(video_signal::Column::Seq)
-            .limit(500)
+            .into_tuple()
             .all(&self.db)
-            .await?
-            .into_iter()
-            .filter(|row| !delivered.contains(&row.seq))
-            .collect::<Vec<_>>();
+            .await?;
+        let missing: Vec<i64> = seqs.into_iter().filter(|seq| !delivered.contains(seq)).take(SIGNAL_PAGE).collect();
+        if missing.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = video_signal::Entity::find()
+            .filter(video_signal::Column::Seq.is_in(missing))
+            .order_by_asc(video_signal::Column::Seq)
+            .all(&self.db)
+            .await?;
         if rows.is_empty() {
             return Ok(Vec::new());
         }
