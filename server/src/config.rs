@@ -331,3 +331,27 @@ impl Settings {
 pub fn config_dir() -> PathBuf {
     std::env::var_os("APP_CONFIG_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("config"))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // Test code: a failed step should stop the test where it failed.
+
+    use super::*;
+
+    #[test]
+    fn video_settings_refuse_turn_without_a_secret_and_urls_of_the_wrong_scheme() {
+        let mut video = VideoSettings::default();
+        assert!(video.domain().unwrap().turn_urls.is_empty(), "no ICE servers by default");
+        video.turn_urls = vec!["turn:turn.clinic.test:3478".into()];
+        let err = video.domain().unwrap_err().to_string();
+        assert!(err.contains("video.turn_secret"), "{err}");
+        video.turn_secret = Some(SecretString::from("synthetic-turn-secret"));
+        let ice = video.domain().unwrap();
+        assert_eq!(ice.credential_ttl, chrono::Duration::minutes(120));
+        video.stun_urls = vec!["https://stun.clinic.test".into()];
+        assert!(video.domain().unwrap_err().to_string().contains("stun:"));
+        video.stun_urls.clear();
+        video.turn_credential_minutes = 0;
+        assert!(video.domain().unwrap_err().to_string().contains("between 5 and 1440"));
+    }
+}
