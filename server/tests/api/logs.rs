@@ -31,6 +31,16 @@ async fn a_seeded_run_logs_no_seeded_name_ssn_phone_or_email() {
     assert!(logs.contains("\"level\":\"DEBUG\"") || logs.contains("\"level\":\"INFO\""), "logs were captured");
     assert!(logs.contains("patient created"), "the seed logged its work");
 
+    // The demo staff's names are printed with their enrollment links on purpose: they are
+    // workforce members, not patients. Blank them out rather than skipping patient values that
+    // resemble them: a synthetic patient called "Dan" is inside "Dana Reyes" (the test failed
+    // about one run in ten that way), and must still be caught anywhere else.
+    {
+        use app::domain::seed_clinic::{CLINICIANS, FRONT_DESK, SECURITY_OFFICER};
+        for name in CLINICIANS.iter().chain([&SECURITY_OFFICER, &FRONT_DESK]) {
+            logs = logs.replace(name, "<staff>");
+        }
+    }
     // Open the seeded patients with the same keys to learn what must not appear.
     let mut test_settings = settings(&url, false);
     test_settings.keys.material = None;
@@ -49,14 +59,7 @@ async fn a_seeded_run_logs_no_seeded_name_ssn_phone_or_email() {
             patient.email.clone(),
             Some(patient.mrn.clone()),
         ];
-        // The demo staff's names are printed with their enrollment links; they are workforce
-        // members, not patients, and a patient may share a first or last name with them.
-        let staff = |needle: &str| {
-            let names =
-                app::domain::seed_clinic::CLINICIANS.iter().chain([&app::domain::seed_clinic::SECURITY_OFFICER]);
-            names.flat_map(|name| name.split([' ', ','])).any(|word| word == needle)
-        };
-        for needle in needles.into_iter().flatten().filter(|n| n.len() >= 3 && !staff(n)) {
+        for needle in needles.into_iter().flatten().filter(|n| n.len() >= 3) {
             let found = logs.match_indices(needle.as_str()).map(|(at, _)| at).next();
             assert!(found.is_none(), "the logs contain a seeded PHI value at byte {found:?}");
         }
