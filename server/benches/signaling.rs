@@ -34,7 +34,7 @@ const CANDIDATE: &str = r#"{"candidate":"candidate:842163049 1 udp 1677729535 19
 async fn main() -> Result<()> {
     let smoke = !std::env::args().any(|arg| arg == "--bench");
     let (sequential, burst) = if smoke { (20, 20) } else { (500, 2_000) };
-    println!("signaling: {sequential} messages one at a time, then {burst} back to back");
+    println!("signaling: {sequential} messages one at a time, then {burst} back to back"); // allow-print
     for (label, backend, two_nodes) in [
         ("sqlite, one node", Backend::Sqlite, false),
         ("postgres, one node", Backend::Postgres, false),
@@ -42,7 +42,7 @@ async fn main() -> Result<()> {
     ] {
         run(label, backend, two_nodes, sequential, burst).await?;
     }
-    println!("peak resident memory of this process (server and clients): {} MiB", peak_rss_mib());
+    println!("peak resident memory of this process (server and clients): {} MiB", peak_rss_mib()); // allow-print
     Ok(())
 }
 
@@ -106,6 +106,7 @@ async fn run(label: &str, backend: Backend, two_nodes: bool, sequential: usize, 
     }
     receiving.await?;
     let rate = burst as f64 / started.elapsed().as_secs_f64();
+    // allow-print
     println!(
         "{label}: one-way latency p50 {:.2} ms, p99 {:.2} ms; {rate:.0} messages/s back to back",
         at(0.5).as_secs_f64() * 1e3,

@@ -104,8 +104,6 @@ pub async fn connect(
 }
 
 async fn refuse_anonymous(services: &Services, ctx: &AuditContext) -> Result<(), Error> {
-    use sea_orm::TransactionTrait;
-    let txn = services.db.begin().await?;
     let entry = AuditEntry {
         action: Action::VideoJoin,
         resource_type: "video_session",
@@ -114,9 +112,7 @@ async fn refuse_anonymous(services: &Services, ctx: &AuditContext) -> Result<(),
         outcome: Outcome::Denied,
         rule: Some("not-signed-in".to_owned()),
     };
-    services.audit.append(&txn, ctx, entry).await?;
-    txn.commit().await?;
-    Ok(())
+    services.audit.record(&services.db, ctx, entry).await
 }
 
 fn failure(err: Error) -> Response {

@@ -115,10 +115,7 @@ pub async fn record(
     ctx: &AuditContext,
     entry: crate::domain::audit::AuditEntry,
 ) -> Result<(), AppError> {
-    use sea_orm::TransactionTrait;
-    let txn = services.db.begin().await.map_err(Error::from)?;
-    services.audit.append(&txn, ctx, entry).await?;
-    txn.commit().await.map_err(Error::from)?;
+    services.audit.record(&services.db, ctx, entry).await?;
     Ok(())
 }
 

@@ -483,6 +483,20 @@ pub struct PatientMatch {
     pub mrn: String,
 }
 
+/// A patient's name as calendars and waiting lists show it, "Given Family". The caller has
+/// decided and audited that its reader may see it.
+pub(super) async fn display_name<C: ConnectionTrait>(
+    keys: &DataKeys,
+    conn: &C,
+    patient: PatientId,
+) -> Result<String, Error> {
+    let row = patient::Entity::find_by_id(patient.0).one(conn).await?.ok_or(Error::NotFound)?;
+    let key = keys.get(conn, row.data_key_id).await?;
+    let given = key.open_string(FieldRef::new("patient", "given_name", patient.0), &row.given_name)?;
+    let family = key.open_string(FieldRef::new("patient", "family_name", patient.0), &row.family_name)?;
+    Ok(format!("{given} {family}"))
+}
+
 pub(super) fn live(id: PatientId) -> sea_orm::Select<patient::Entity> {
     patient::Entity::find_by_id(id.0).filter(patient::Column::DeletedAt.is_null())
 }

@@ -549,13 +549,7 @@ impl UserRepo {
     /// An unknown, used, revoked or expired token: audited, and one answer for all four so a
     /// probe learns nothing about which.
     async fn refuse_enrollment(&self, ctx: &AuditContext) -> Error {
-        let record = async {
-            let txn = self.db.begin().await?;
-            self.audit.append(&txn, ctx, refused_enrollment()).await?;
-            txn.commit().await?;
-            Ok::<_, Error>(())
-        };
-        match record.await {
+        match self.audit.record(&self.db, ctx, refused_enrollment()).await {
             Ok(()) => invalid_enrollment(),
             Err(err) => err,
         }

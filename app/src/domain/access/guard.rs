@@ -5,9 +5,7 @@
 
 use std::sync::Arc;
 
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use super::{Decision, Relationship, decide};
@@ -49,6 +47,15 @@ impl Permit {
             patient_id: self.patient.map(|p| p.0),
             outcome: Outcome::Allowed,
             rule: Some(self.decision.rule.to_owned()),
+        }
+    }
+
+    /// The audit row of one step of an allowed change to `id` (booked, admitted, ended...): the
+    /// rule that allowed it, then what happened.
+    pub fn step(&self, action: Action, resource_type: &'static str, id: Uuid, what: &str) -> AuditEntry {
+        AuditEntry {
+            rule: Some(format!("{}:{what}", self.decision.rule)),
+            ..self.entry(action, resource_type, Some(id.to_string()))
         }
     }
 
@@ -96,9 +103,7 @@ impl Guard {
                 outcome: Outcome::Denied,
                 rule: Some(decision.rule.to_owned()),
             };
-            let txn = self.db.begin().await?;
-            self.audit.append(&txn, ctx, denied).await?;
-            txn.commit().await?;
+            self.audit.record(&self.db, ctx, denied).await?;
             tracing::warn!(rule = decision.rule, "access denied");
             return Err(Error::Forbidden);
         }

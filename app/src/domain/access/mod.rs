@@ -51,6 +51,13 @@ pub struct Relationship {
     pub break_glass: bool,
 }
 
+impl Relationship {
+    /// Any of the facts that let a clinician see the patient (names on calendars and lists).
+    pub fn any(self) -> bool {
+        self.assigned || self.care_team || self.consent || self.break_glass
+    }
+}
+
 /// May `actor` administer user accounts (invite, disable, enable, re-enroll)? Account
 /// administration is the admin's job; it never opens clinical PHI.
 pub fn decide_user_admin(actor: &Actor) -> Decision {

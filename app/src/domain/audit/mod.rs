@@ -19,7 +19,7 @@ pub use verify::{Finding, VerifyReport};
 
 use std::sync::Arc;
 
-use sea_orm::{ActiveModelTrait, ActiveValue::NotSet, ConnectionTrait};
+use sea_orm::{ActiveModelTrait, ActiveValue::NotSet, ConnectionTrait, DatabaseConnection, TransactionTrait};
 use uuid::Uuid;
 
 use crate::domain::Error;
@@ -53,6 +53,15 @@ impl std::fmt::Debug for AuditLog {
 impl AuditLog {
     pub fn new(provider: &dyn KekProvider, clock: Arc<dyn Clock>) -> Self {
         Self { mac: EventMac::new(provider), clock }
+    }
+
+    /// Appends one row in a transaction of its own: for an event with no other write to join
+    /// (a refusal, a read, a send about to happen).
+    pub async fn record(&self, db: &DatabaseConnection, ctx: &AuditContext, entry: AuditEntry) -> Result<(), Error> {
+        let txn = db.begin().await?;
+        self.append(&txn, ctx, entry).await?;
+        txn.commit().await?;
+        Ok(())
     }
 
     /// Appends one row in `conn`'s transaction. An error here must abort the caller's work:

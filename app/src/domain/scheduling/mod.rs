@@ -29,7 +29,7 @@ use super::clock::Clock;
 use super::crypto::{DataKeys, FieldRef};
 use super::entities::{appointment, appointment_slot, availability, availability_exception, job, visit_type};
 use super::ids::{PatientId, UserId};
-use super::patients::live;
+use super::patients::{display_name, live};
 
 const TABLE: &str = "appointment";
 pub const REMINDER_JOB: &str = "appointment_reminder";
@@ -386,9 +386,7 @@ impl ScheduleRepo {
         if status == Status::Confirmed {
             self.enqueue_reminder(&txn, id, span.start).await?;
         }
-        let mut booked = permit.entry(Action::AppointmentBook, TABLE, Some(id.to_string()));
-        booked.rule = Some(format!("{}:{}", permit.decision.rule, status.as_str()));
-        self.audit.append(&txn, &permit.ctx, booked).await?;
+        self.audit.append(&txn, &permit.ctx, permit.step(Action::AppointmentBook, TABLE, id, status.as_str())).await?;
         txn.commit().await?;
         Ok((id, status))
     }
@@ -406,7 +404,7 @@ impl ScheduleRepo {
             .exec(&txn)
             .await?;
         cancel_jobs(&txn, id, self.clock.now()).await?;
-        self.audit.append(&txn, &permit.ctx, changed(&permit, Action::AppointmentChange, id, "cancelled")).await?;
+        self.audit.append(&txn, &permit.ctx, permit.step(Action::AppointmentChange, TABLE, id, "cancelled")).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -446,7 +444,7 @@ impl ScheduleRepo {
         if Status::parse(&row.status) == Some(Status::Confirmed) {
             self.enqueue_reminder(&txn, id, span.start).await?;
         }
-        self.audit.append(&txn, &permit.ctx, changed(&permit, Action::AppointmentChange, id, "rescheduled")).await?;
+        self.audit.append(&txn, &permit.ctx, permit.step(Action::AppointmentChange, TABLE, id, "rescheduled")).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -460,7 +458,7 @@ impl ScheduleRepo {
         let txn = self.db.begin().await?;
         self.set_status(&txn, &row, Status::Confirmed, ctx, None).await?;
         self.enqueue_reminder(&txn, id, row.starts_at).await?;
-        self.audit.append(&txn, &permit.ctx, changed(&permit, Action::AppointmentConfirm, id, "approved")).await?;
+        self.audit.append(&txn, &permit.ctx, permit.step(Action::AppointmentConfirm, TABLE, id, "approved")).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -474,7 +472,7 @@ impl ScheduleRepo {
         let txn = self.db.begin().await?;
         self.set_status(&txn, &row, Status::NoShow, ctx, None).await?;
         cancel_jobs(&txn, id, self.clock.now()).await?;
-        self.audit.append(&txn, &permit.ctx, changed(&permit, Action::AppointmentConfirm, id, "no_show")).await?;
+        self.audit.append(&txn, &permit.ctx, permit.step(Action::AppointmentConfirm, TABLE, id, "no_show")).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -524,7 +522,7 @@ impl ScheduleRepo {
             let may_see = match (ctx.actor.role, ctx.actor.user_id) {
                 (Role::Clinician, Some(user)) => {
                     let (relationship, _) = self.guard.relationship(&self.db, user, patient).await?;
-                    relationship.assigned || relationship.care_team || relationship.consent || relationship.break_glass
+                    relationship.any()
                 }
                 _ => false,
             };
@@ -544,7 +542,7 @@ impl ScheduleRepo {
         let mut out = Vec::with_capacity(items.len());
         for (row, may_see) in items {
             let patient = if may_see {
-                Some((PatientId(row.patient_id), self.patient_name(row.patient_id).await?))
+                Some((PatientId(row.patient_id), display_name(&self.keys, &self.db, PatientId(row.patient_id)).await?))
             } else {
                 None
             };
@@ -558,15 +556,6 @@ impl ScheduleRepo {
             });
         }
         Ok(out)
-    }
-
-    async fn patient_name(&self, patient: Uuid) -> Result<String, Error> {
-        use super::entities::patient;
-        let row = patient::Entity::find_by_id(patient).one(&self.db).await?.ok_or(Error::NotFound)?;
-        let key = self.keys.get(&self.db, row.data_key_id).await?;
-        let given = key.open_string(FieldRef::new("patient", "given_name", patient), &row.given_name)?;
-        let family = key.open_string(FieldRef::new("patient", "family_name", patient), &row.family_name)?;
-        Ok(format!("{given} {family}"))
     }
 
     async fn open(&self, row: appointment::Model) -> Result<Appointment, Error> {
@@ -596,13 +585,7 @@ impl ScheduleRepo {
             outcome: super::audit::Outcome::Denied,
             rule: Some(rule.to_owned()),
         };
-        let record = async {
-            let txn = self.db.begin().await?;
-            self.audit.append(&txn, ctx, denied).await?;
-            txn.commit().await?;
-            Ok::<_, Error>(())
-        };
-        match record.await {
+        match self.audit.record(&self.db, ctx, denied).await {
             Ok(()) => Error::Forbidden,
             Err(err) => err,
         }
@@ -749,23 +732,11 @@ impl ScheduleRepo {
         if !matches!(err, Error::Conflict(_)) {
             return err;
         }
-        let record = async {
-            let txn = self.db.begin().await?;
-            self.audit.append(&txn, &permit.ctx, permit.failure(action, TABLE, None, "slot-taken")).await?;
-            txn.commit().await?;
-            Ok::<_, Error>(())
-        };
-        match record.await {
+        match self.audit.record(&self.db, &permit.ctx, permit.failure(action, TABLE, None, "slot-taken")).await {
             Ok(()) => err,
             Err(audit_err) => audit_err,
         }
     }
-}
-
-fn changed(permit: &Permit, action: Action, id: Uuid, what: &str) -> super::audit::AuditEntry {
-    let mut entry = permit.entry(action, TABLE, Some(id.to_string()));
-    entry.rule = Some(format!("{}:{what}", permit.decision.rule));
-    entry
 }
 
 fn to_visit_type(row: visit_type::Model) -> VisitType {

@@ -252,9 +252,7 @@ impl ReminderRunner {
             rule: Some(rule.to_owned()),
         };
         // Audited before the email leaves: if this cannot be recorded, nothing is sent.
-        let txn = self.db.begin().await?;
-        self.audit.append(&txn, &ctx, entry(Outcome::Allowed, "appointment-reminder")).await?;
-        txn.commit().await?;
+        self.audit.record(&self.db, &ctx, entry(Outcome::Allowed, "appointment-reminder")).await?;
         let key = self.keys.get(&self.db, patient_row.data_key_id).await?;
         let email = key.open_string(FieldRef::new("patient", "email", patient_row.id), sealed_email)?;
         let (subject, body) = reminder_text(&self.clinic, &self.sign_in_url);

@@ -31,8 +31,9 @@ use super::access::{Guard, Permit};
 use super::audit::{Action, AuditContext, AuditLog, Role};
 use super::clock::Clock;
 use super::crypto::{DataKeys, FieldRef};
-use super::entities::{appointment, patient, video_session, video_signal, visit_type};
+use super::entities::{appointment, video_session, video_signal, visit_type};
 use super::ids::{PatientId, UserId};
+use super::patients::display_name;
 
 const TABLE: &str = "video_session";
 const SIGNAL_TABLE: &str = "video_signal";
@@ -210,7 +211,7 @@ impl VideoRepo {
         let (row, permit) = self.permit(ctx, id, Action::VideoJoin).await?;
         let session = video_session::Entity::find_by_id(id).one(&self.db).await?;
         let patient_name = match ctx.actor.role {
-            Role::Clinician => Some(self.patient_name(&self.db, PatientId(row.patient_id)).await?),
+            Role::Clinician => Some(display_name(&self.keys, &self.db, PatientId(row.patient_id)).await?),
             _ => None,
         };
         self.record(&permit, Action::VideoJoin, id, "page").await?;
@@ -258,9 +259,8 @@ impl VideoRepo {
                 RoomState::Waiting
             }
         };
-        self.audit.append(&txn, &permit.ctx, changed(&permit, Action::VideoJoin, id, "waiting")).await?;
-        let seq = self.insert_signal(&txn, &row, ctx, Uuid::nil(), SignalKind::Waiting, None).await?;
-        self.hub.notify_in(&txn, id, seq).await?;
+        self.audit.append(&txn, &permit.ctx, permit.step(Action::VideoJoin, TABLE, id, "waiting")).await?;
+        self.insert_signal(&txn, &origin(&row, ctx, Uuid::nil())?, SignalKind::Waiting, None).await?;
         txn.commit().await?;
         self.hub.committed(id);
         Ok(state)
@@ -292,9 +292,8 @@ impl VideoRepo {
             .filter(video_session::Column::AppointmentId.eq(id))
             .exec(&txn)
             .await?;
-        self.audit.append(&txn, &permit.ctx, changed(&permit, Action::VideoAdmit, id, "admitted")).await?;
-        let seq = self.insert_signal(&txn, &row, ctx, Uuid::nil(), SignalKind::Admitted, None).await?;
-        self.hub.notify_in(&txn, id, seq).await?;
+        self.audit.append(&txn, &permit.ctx, permit.step(Action::VideoAdmit, TABLE, id, "admitted")).await?;
+        self.insert_signal(&txn, &origin(&row, ctx, Uuid::nil())?, SignalKind::Admitted, None).await?;
         txn.commit().await?;
         self.hub.committed(id);
         Ok(())
@@ -313,10 +312,8 @@ impl VideoRepo {
             _ => None,
         };
         if let Some(reason) = refusal {
-            let txn = self.db.begin().await?;
             let entry = permit.failure(Action::VideoJoin, TABLE, Some(id.to_string()), reason);
-            self.audit.append(&txn, &permit.ctx, entry).await?;
-            txn.commit().await?;
+            self.audit.record(&self.db, &permit.ctx, entry).await?;
             return Err(Error::Conflict(match reason {
                 "ended" => "this visit has ended".to_owned(),
                 _ => "enter the waiting room first".to_owned(),
@@ -339,9 +336,8 @@ impl VideoRepo {
     pub async fn leave(&self, ctx: &AuditContext, connection: &Connection) -> Result<(), Error> {
         let (row, permit) = self.permit(ctx, connection.appointment_id, Action::VideoLeave).await?;
         let txn = self.db.begin().await?;
-        self.audit.append(&txn, &permit.ctx, changed(&permit, Action::VideoLeave, row.id, "left")).await?;
-        let seq = self.insert_signal(&txn, &row, ctx, connection.id, SignalKind::Left, None).await?;
-        self.hub.notify_in(&txn, row.id, seq).await?;
+        self.audit.append(&txn, &permit.ctx, permit.step(Action::VideoLeave, TABLE, row.id, "left")).await?;
+        self.insert_signal(&txn, &origin(&row, ctx, connection.id)?, SignalKind::Left, None).await?;
         txn.commit().await?;
         self.hub.committed(row.id);
         Ok(())
@@ -393,9 +389,8 @@ impl VideoRepo {
             .filter(appointment::Column::Id.eq(id))
             .exec(&txn)
             .await?;
-        self.audit.append(&txn, &permit.ctx, changed(&permit, Action::VideoEnd, id, "ended")).await?;
-        let seq = self.insert_signal(&txn, &row, ctx, Uuid::nil(), SignalKind::Ended, None).await?;
-        self.hub.notify_in(&txn, id, seq).await?;
+        self.audit.append(&txn, &permit.ctx, permit.step(Action::VideoEnd, TABLE, id, "ended")).await?;
+        self.insert_signal(&txn, &origin(&row, ctx, Uuid::nil())?, SignalKind::Ended, None).await?;
         txn.commit().await?;
         self.hub.committed(id);
         Ok(())
@@ -409,28 +404,17 @@ impl VideoRepo {
         if payload.is_some_and(|p| p.len() > MAX_PAYLOAD) {
             return Err(Error::validation("payload", "a signaling message is limited to 16 KiB"));
         }
-        let now = self.clock.now();
-        let id = Uuid::now_v7();
+        let origin = Origin {
+            appointment_id: connection.appointment_id,
+            data_key_id: connection.data_key_id,
+            sender: connection.user_id.0,
+            connection: connection.id,
+        };
         let txn = self.db.begin().await?;
-        let key = self.keys.get(&txn, connection.data_key_id).await?;
-        let sealed = payload.map(|p| key.seal_str(FieldRef::new(SIGNAL_TABLE, "payload", id), p)).transpose()?;
-        let inserted = video_signal::ActiveModel {
-            seq: sea_orm::ActiveValue::NotSet,
-            id: Set(id),
-            appointment_id: Set(connection.appointment_id),
-            sender_id: Set(connection.user_id.0),
-            connection_id: Set(connection.id),
-            kind: Set(kind.as_str().to_owned()),
-            data_key_id: Set(connection.data_key_id),
-            payload: Set(sealed),
-            created_at: Set(now),
-        }
-        .insert(&txn)
-        .await?;
-        self.hub.notify_in(&txn, connection.appointment_id, inserted.seq).await?;
+        let seq = self.insert_signal(&txn, &origin, kind, payload).await?;
         txn.commit().await?;
         self.hub.committed(connection.appointment_id);
-        Ok(inserted.seq)
+        Ok(seq)
     }
 
     /// Signals of the connection's visit after `after`, oldest first, except its own and those
@@ -527,13 +511,11 @@ impl VideoRepo {
             let Some(session) = sessions.iter().find(|s| s.appointment_id == row.id) else { continue };
             let patient = PatientId(row.patient_id);
             let (relationship, _) = self.guard.relationship(&txn, me, patient).await?;
-            let may_see =
-                relationship.assigned || relationship.care_team || relationship.consent || relationship.break_glass;
-            let named = if may_see {
+            let named = if relationship.any() {
                 let mut shown = permit.entry(Action::AppointmentRead, TABLE, Some(row.id.to_string()));
                 shown.patient_id = Some(patient.0);
                 self.audit.append(&txn, &permit.ctx, shown).await?;
-                Some((patient, self.patient_name(&txn, patient).await?))
+                Some((patient, display_name(&self.keys, &txn, patient).await?))
             } else {
                 None
             };
@@ -572,35 +554,40 @@ impl VideoRepo {
     }
 
     async fn record(&self, permit: &Permit, action: Action, id: Uuid, what: &str) -> Result<(), Error> {
-        let txn = self.db.begin().await?;
-        self.audit.append(&txn, &permit.ctx, changed(permit, action, id, what)).await?;
-        txn.commit().await?;
-        Ok(())
+        self.audit.record(&self.db, &permit.ctx, permit.step(action, TABLE, id, what)).await
     }
 
+    /// Writes one signal in `txn`, its payload sealed and bound to the row, and has it
+    /// NOTIFYed to the other nodes when `txn` commits.
     async fn insert_signal(
         &self,
         txn: &sea_orm::DatabaseTransaction,
-        row: &appointment::Model,
-        ctx: &AuditContext,
-        connection: Uuid,
+        origin: &Origin,
         kind: SignalKind,
-        payload: Option<crate::domain::crypto::Sealed>,
+        payload: Option<&str>,
     ) -> Result<i64, Error> {
-        let sender = ctx.actor.user_id.ok_or(Error::Unauthenticated)?;
+        let id = Uuid::now_v7();
+        let sealed = match payload {
+            Some(payload) => {
+                let key = self.keys.get(txn, origin.data_key_id).await?;
+                Some(key.seal_str(FieldRef::new(SIGNAL_TABLE, "payload", id), payload)?)
+            }
+            None => None,
+        };
         let inserted = video_signal::ActiveModel {
             seq: sea_orm::ActiveValue::NotSet,
-            id: Set(Uuid::now_v7()),
-            appointment_id: Set(row.id),
-            sender_id: Set(sender.0),
-            connection_id: Set(connection),
+            id: Set(id),
+            appointment_id: Set(origin.appointment_id),
+            sender_id: Set(origin.sender),
+            connection_id: Set(origin.connection),
             kind: Set(kind.as_str().to_owned()),
-            data_key_id: Set(row.data_key_id),
-            payload: Set(payload),
+            data_key_id: Set(origin.data_key_id),
+            payload: Set(sealed),
             created_at: Set(self.clock.now()),
         }
         .insert(txn)
         .await?;
+        self.hub.notify_in(txn, origin.appointment_id, inserted.seq).await?;
         Ok(inserted.seq)
     }
 
@@ -609,14 +596,21 @@ impl VideoRepo {
         let user = app_user::Entity::find().filter(app_user::Column::PatientId.eq(patient.0)).one(&self.db).await?;
         Ok(user.map(|u| u.id))
     }
+}
 
-    async fn patient_name<C: sea_orm::ConnectionTrait>(&self, conn: &C, patient: PatientId) -> Result<String, Error> {
-        let row = patient::Entity::find_by_id(patient.0).one(conn).await?.ok_or(Error::NotFound)?;
-        let key = self.keys.get(conn, row.data_key_id).await?;
-        let given = key.open_string(FieldRef::new("patient", "given_name", patient.0), &row.given_name)?;
-        let family = key.open_string(FieldRef::new("patient", "family_name", patient.0), &row.family_name)?;
-        Ok(format!("{given} {family}"))
-    }
+/// Where a signal comes from: its visit and the patient's data key, the user, and the browser
+/// connection (nil for the room events the server writes).
+struct Origin {
+    appointment_id: Uuid,
+    data_key_id: Uuid,
+    sender: Uuid,
+    connection: Uuid,
+}
+
+/// The origin of a room event `ctx`'s user caused.
+fn origin(row: &appointment::Model, ctx: &AuditContext, connection: Uuid) -> Result<Origin, Error> {
+    let sender = ctx.actor.user_id.ok_or(Error::Unauthenticated)?;
+    Ok(Origin { appointment_id: row.id, data_key_id: row.data_key_id, sender: sender.0, connection })
 }
 
 fn room(row: &appointment::Model, session: Option<&video_session::Model>) -> VideoRoom {
@@ -630,10 +624,4 @@ fn room(row: &appointment::Model, session: Option<&video_session::Model>) -> Vid
         opens_at: row.starts_at - EARLY_ENTRY,
         patient_name: None,
     }
-}
-
-fn changed(permit: &Permit, action: Action, id: Uuid, what: &str) -> super::audit::AuditEntry {
-    let mut entry = permit.entry(action, TABLE, Some(id.to_string()));
-    entry.rule = Some(format!("{}:{what}", permit.decision.rule));
-    entry
 }
