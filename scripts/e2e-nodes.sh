@@ -21,9 +21,15 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 143' TERM INT
 psql "$PG_ADMIN" -qc "CREATE DATABASE $db" >/dev/null
+# As in production: the owner migrates, the nodes connect as a role that may only insert and
+# read audit rows (roles are cluster-wide, so create it once).
+psql "$PG_ADMIN" -qc "DO \$\$ BEGIN CREATE ROLE clinic_app_e2e LOGIN; \
+  EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END \$\$" >/dev/null
 export APP_ENVIRONMENT=development
-export APP_DATABASE__URL="${PG_ADMIN%/*}/$db"
+export APP_DATABASE__MIGRATION_URL="${PG_ADMIN%/*}/$db"
+export APP_DATABASE__URL="$(sed -E 's#^(postgres(ql)?://)([^@/]*@)?#\1clinic_app_e2e@#' <<<"${PG_ADMIN%/*}")/$db"
 export APP_KEYS__FILE="$data/keys.json"
+export APP_AUDIT__CHECKPOINT_FILE="$data/audit-checkpoints.log"
 export APP_SERVER__PUBLIC_URL="http://localhost:$port_a"
 "$SERVER_BIN" admin bootstrap --name "E2E Admin" --link-file "$data/admin-link"
 "$SERVER_BIN" seed --patients 10 --mrn-prefix E2E --link-dir "${E2E_LINK_DIR:-$data/links}"

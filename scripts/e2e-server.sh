@@ -11,6 +11,7 @@ export APP_SERVER__PORT="${1:-3100}"
 export APP_SERVER__PUBLIC_URL="http://localhost:$APP_SERVER__PORT"
 export APP_DATABASE__URL="sqlite://$data/e2e.db?mode=rwc"
 export APP_KEYS__FILE="$data/keys.json"
+export APP_AUDIT__CHECKPOINT_FILE="$data/audit-checkpoints.log"
 # The first admin comes first: bootstrap makes its own account only while no admin exists.
 "$SERVER_BIN" admin bootstrap --name "E2E Admin" --link-file "${E2E_LINK_FILE:-$data/admin-link}"
 # Demo staff and the first patient's account, with their enrollment links in $E2E_LINK_DIR:

@@ -346,7 +346,7 @@ on_both_backends!(
             ],
         };
         for statement in statements {
-            test.db.execute_unprepared(statement).await.unwrap();
+            test.owner.execute_unprepared(statement).await.unwrap(); // triggers are the owner's
         }
 
         let result = services.messages.open_thread(&assigned, thread).await;

@@ -95,7 +95,7 @@ on_both_backends!(when_the_audit_row_cannot_be_written_no_phi_is_returned, |back
         ],
     };
     for statement in sabotage {
-        test.db.execute_unprepared(statement).await.unwrap();
+        test.owner.execute_unprepared(statement).await.unwrap(); // triggers are the owner's
     }
 
     let result = services.patients.get(&ctx(Role::Patient, Some(id)), id).await;

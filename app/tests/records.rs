@@ -181,7 +181,7 @@ on_both_backends!(when_the_audit_row_cannot_be_written_the_chart_is_not_returned
         ],
     };
     for statement in refuse_chart_reads {
-        test.db.execute_unprepared(statement).await.unwrap();
+        test.owner.execute_unprepared(statement).await.unwrap(); // triggers are the owner's
     }
 
     let result = services.charts.read(&clinician, patient).await;

@@ -85,8 +85,12 @@ pub enum AuditCommand {
         /// Rows younger than this may still be waiting to be linked.
         #[arg(long, default_value_t = 300)]
         grace_seconds: i64,
+        /// A file of signed checkpoints (the chainer's checkpoint file, or a syslog export):
+        /// the log must still reach the newest one and hold the link each one names.
+        #[arg(long)]
+        checkpoints: Option<std::path::PathBuf>,
     },
-    /// Link every committed row into the chain now.
+    /// Link every committed row into the chain now, and write a signed checkpoint of the head.
     Chain,
 }
 
@@ -96,8 +100,13 @@ pub enum KeysCommand {
     Rotate,
     /// Re-wrap data keys still under an older KEK version.
     Rewrap,
-    /// How many data keys each KEK version wraps.
+    /// How many data keys each KEK version wraps, and the audit keys' versions with the public
+    /// key that verifies each version's checkpoints.
     Status,
+    /// Add a new version of the audit keys (row MAC, chain, checkpoint signing) to the key file
+    /// and make it active. Older versions stay, so rows made with them still verify. Restart
+    /// the nodes afterwards so that they write with the new version.
+    RotateAudit,
 }
 
 pub async fn run(cli: Cli) -> ExitCode {
@@ -142,13 +151,21 @@ async fn execute(command: Command, settings: &Settings) -> anyhow::Result<ExitCo
             seed_command(&services, settings, options).await?;
         }
         Command::Audit { command: AuditCommand::Chain } => {
-            let services = startup::services(settings, clock).await?;
+            let services = startup::services(settings, clock.clone()).await?;
             let linked = services.chainer.chain_pending(&services.db).await?;
             println!("linked {linked} audit rows");
+            let sinks = settings.audit.checkpoint_sinks()?;
+            match services.chainer.head(&services.db).await? {
+                Some(head) if !sinks.is_empty() => {
+                    let checkpoint = startup::write_checkpoint(&services.chainer, &sinks, &head, clock.now()).await?;
+                    println!("wrote a signed checkpoint of audit row seq {}", checkpoint.event_seq);
+                }
+                _ => {}
+            }
         }
-        Command::Audit { command: AuditCommand::Verify { grace_seconds } } => {
+        Command::Audit { command: AuditCommand::Verify { grace_seconds, checkpoints } } => {
             let services = startup::services(settings, clock.clone()).await?;
-            return verify_command(&services, clock.as_ref(), grace_seconds).await;
+            return verify_command(&services, clock.as_ref(), grace_seconds, checkpoints.as_deref()).await;
         }
         Command::Keys { command } => return keys_command(command, settings, clock).await,
         Command::Admin { command: AdminCommand::Bootstrap { name, link_file } } => {
@@ -275,7 +292,12 @@ fn write_demo_links(
     Ok(())
 }
 
-async fn verify_command(services: &Services, clock: &dyn Clock, grace_seconds: i64) -> anyhow::Result<ExitCode> {
+async fn verify_command(
+    services: &Services,
+    clock: &dyn Clock,
+    grace_seconds: i64,
+    checkpoints: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let bar = progress_bar(0, "verifying audit log");
     let report = verify::verify(
@@ -297,14 +319,29 @@ async fn verify_command(services: &Services, clock: &dyn Clock, grace_seconds: i
         "checked {} audit rows and {} chain links in {:.2?} ({rate:.0} rows/s); {} waiting to be linked",
         report.events_checked, report.links_checked, elapsed, report.pending
     );
-    match report.first_problem() {
+    let mut problems: Vec<String> = report.findings.iter().map(ToString::to_string).collect();
+    if let Some(path) = checkpoints {
+        let text = std::fs::read_to_string(path)
+            .map_err(|err| anyhow::anyhow!("checkpoint file {} could not be read: {err}", path.display()))?;
+        let signer = services.chainer.checkpoint_signer();
+        let checked = app::domain::audit::checkpoint::check(&services.db, &signer, &text).await?;
+        match checked.newest_seq {
+            Some(seq) => println!("checked {} signed checkpoints; the newest vouches for seq {seq}", checked.checked),
+            None => println!("no genuine checkpoint in {}", path.display()),
+        }
+        // Checkpoint findings first: they explain the chain findings a truncation leaves.
+        let mut first: Vec<String> = checked.findings.iter().map(ToString::to_string).collect();
+        first.append(&mut problems);
+        problems = first;
+    }
+    match problems.split_first() {
         None => {
             println!("audit log intact");
             Ok(ExitCode::SUCCESS)
         }
-        Some(first) => {
+        Some((first, others)) => {
             println!("AUDIT LOG TAMPERED: {first}");
-            for other in report.findings.iter().skip(1) {
+            for other in others {
                 println!("  also: {other}");
             }
             Ok(ExitCode::from(1))
@@ -313,6 +350,21 @@ async fn verify_command(services: &Services, clock: &dyn Clock, grace_seconds: i
 }
 
 async fn keys_command(command: KeysCommand, settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<ExitCode> {
+    if let KeysCommand::RotateAudit = command {
+        let path = settings
+            .keys
+            .file
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("keys rotate-audit works on a key file; set APP_KEYS__FILE"))?;
+        let mut ring: LocalKeyring = keys::load(settings)?;
+        let version = ring.add_audit_version();
+        keys::write_key_file(&path, &ring)?;
+        let public = app::domain::audit::CheckpointSigner::new(Arc::new(ring)).public_key(version)?;
+        println!("audit key version {version} is now active in {}", path.display());
+        println!("checkpoint public key (Ed25519) for version {version}: {}", hex::encode(public.as_bytes()));
+        println!("restart the nodes so that new audit rows use it; older versions stay for verifying");
+        return Ok(ExitCode::SUCCESS);
+    }
     if let KeysCommand::Rotate = command {
         let path = settings
             .keys
@@ -331,10 +383,19 @@ async fn keys_command(command: KeysCommand, settings: &Settings, clock: Arc<dyn 
             let count = services.keys.rewrap_all(&services.db, clock.now()).await?;
             println!("re-wrapped {count} data keys in {:.1?}", started.elapsed());
         }
-        KeysCommand::Status => {}
+        KeysCommand::Status | KeysCommand::RotateAudit => {}
     }
     for (kek_id, version, count) in services.keys.count_by_version(&services.db).await? {
         println!("{kek_id} version {version}: {count} data keys");
+    }
+    let ring = keys::load(settings)?;
+    let active = app::domain::crypto::KekProvider::audit_active_version(&ring);
+    let versions = ring.audit_versions();
+    let signer = app::domain::audit::CheckpointSigner::new(Arc::new(ring));
+    for version in versions {
+        let public = hex::encode(signer.public_key(version)?.as_bytes());
+        let state = if version == active { "active" } else { "verify only" };
+        println!("audit keys version {version} ({state}): checkpoint public key {public}");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -188,8 +188,14 @@ pub struct ServerSettings {
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct DatabaseSettings {
-    /// May hold a password, so it is a secret.
+    /// What the app connects as. May hold a password, so it is a secret. On PostgreSQL this
+    /// should be a role that does not own the schema: see `migration_url`.
     pub url: SecretString,
+    /// PostgreSQL: the schema owner's connection, used only to run migrations and then grant
+    /// the role of `url` its rights (INSERT and SELECT only on the audit tables). When unset,
+    /// migrations run over `url`, which then has to own the schema.
+    #[serde(default)]
+    pub migration_url: Option<SecretString>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -223,6 +229,38 @@ fn default_break_glass_minutes() -> i64 {
 #[derive(Clone, Debug, Deserialize)]
 pub struct AuditSettings {
     pub chain_interval_ms: u64,
+    /// How often the chainer signs the chain head and writes the checkpoint out.
+    #[serde(default = "default_checkpoint_interval")]
+    pub checkpoint_interval_seconds: u64,
+    /// The local append-only file checkpoints go to.
+    #[serde(default)]
+    pub checkpoint_file: Option<PathBuf>,
+    /// Also send each checkpoint to syslog (RFC 5424): `udp://host:port` or `unix:/dev/log`.
+    #[serde(default)]
+    pub checkpoint_syslog: Option<String>,
+    /// A chainer failing for longer than this makes `/readyz` report it.
+    #[serde(default = "default_chainer_grace")]
+    pub chainer_failure_grace_seconds: u64,
+}
+
+fn default_checkpoint_interval() -> u64 {
+    60
+}
+
+fn default_chainer_grace() -> u64 {
+    300
+}
+
+impl AuditSettings {
+    pub fn checkpoint_sinks(&self) -> Result<crate::checkpoints::Sinks, ConfigError> {
+        let syslog = match &self.checkpoint_syslog {
+            Some(address) => Some(crate::checkpoints::SyslogTarget::parse(address).map_err(|reason| {
+                ConfigError::Invalid(format!("audit.checkpoint_syslog {reason}; use udp://host:port or unix:/path"))
+            })?),
+            None => None,
+        };
+        Ok(crate::checkpoints::Sinks { file: self.checkpoint_file.clone(), syslog })
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -257,7 +295,7 @@ impl Settings {
                 enrollment_ttl_hours: 72,
                 break_glass_minutes: 60,
             },
-            database: DatabaseSettings { url: SecretString::from(database_url.to_owned()) },
+            database: DatabaseSettings { url: SecretString::from(database_url.to_owned()), migration_url: None },
             keys: KeySettings {
                 file: None,
                 material: Some(SecretString::from(
@@ -265,7 +303,13 @@ impl Settings {
                 )),
                 generate_if_missing: false,
             },
-            audit: AuditSettings { chain_interval_ms: 100 },
+            audit: AuditSettings {
+                chain_interval_ms: 100,
+                checkpoint_interval_seconds: 60,
+                checkpoint_file: None,
+                checkpoint_syslog: None,
+                chainer_failure_grace_seconds: 300,
+            },
             log: LogSettings { filter: "info".into() },
             clinic: ClinicSettings::default(),
             reminders: ReminderSettings::default(),
@@ -306,6 +350,27 @@ impl Settings {
         }
         if self.audit.chain_interval_ms == 0 {
             return Err(ConfigError::Invalid("audit.chain_interval_ms must be above 0".to_owned()));
+        }
+        if !(1..=3600).contains(&self.audit.checkpoint_interval_seconds) {
+            return Err(ConfigError::Invalid(
+                "audit.checkpoint_interval_seconds must be between 1 and 3600".to_owned(),
+            ));
+        }
+        if !(1..=86_400).contains(&self.audit.chainer_failure_grace_seconds) {
+            return Err(ConfigError::Invalid(
+                "audit.chainer_failure_grace_seconds must be between 1 and 86400".to_owned(),
+            ));
+        }
+        self.audit.checkpoint_sinks()?;
+        if self.environment == Environment::Production
+            && self.audit.checkpoint_file.is_none()
+            && self.audit.checkpoint_syslog.is_none()
+        {
+            return Err(ConfigError::Invalid(
+                "production needs audit.checkpoint_file or audit.checkpoint_syslog: checkpoints keep the audit log \
+                 honest against the database owner"
+                    .to_owned(),
+            ));
         }
         Ok(())
     }

@@ -1,5 +1,6 @@
 //! `/healthz`: the process answers. `/readyz`: the database answers, its schema is current and
-//! the keys are loaded; a load balancer sends traffic only when this says ready.
+//! the keys are loaded, and the audit chainer has not failed for longer than
+//! `audit.chainer_failure_grace_seconds`; a load balancer sends traffic only when this says ready.
 
 use app::domain::health;
 use app::domain::state::Services;
@@ -14,6 +15,7 @@ pub struct ReadyBody {
     database: bool,
     migrations_current: bool,
     keys_loaded: bool,
+    audit_chainer: bool,
 }
 
 pub async fn healthz() -> &'static str {
@@ -28,6 +30,7 @@ pub async fn readyz(State(services): State<Services>) -> (StatusCode, Json<Ready
         database: readiness.database,
         migrations_current: readiness.migrations_current,
         keys_loaded: readiness.keys_loaded,
+        audit_chainer: readiness.audit_chainer,
     };
     (code, Json(body))
 }

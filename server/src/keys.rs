@@ -5,7 +5,7 @@ use std::fs;
 use std::io::Write;
 use std::path::Path;
 
-use app::domain::crypto::{CryptoError, KekProvider, KeyBytes, LocalKeyring, WrappedKey};
+use app::domain::crypto::{AuditKeyKind, CryptoError, KekProvider, KeyBytes, LocalKeyring, WrappedKey};
 use secrecy::ExposeSecret;
 
 use crate::config::{Environment, Settings};
@@ -149,5 +149,18 @@ impl KekProvider for ReloadingKeyring {
 
     fn derive_secret(&self, purpose: &str) -> KeyBytes {
         self.read().derive_secret(purpose)
+    }
+
+    fn audit_active_version(&self) -> u32 {
+        self.read().audit_active_version()
+    }
+
+    /// An audit key version this node has not loaded (rotated by an operator while it ran)
+    /// re-reads the key file once, as for KEK versions.
+    fn audit_key(&self, version: u32, kind: AuditKeyKind) -> Result<KeyBytes, CryptoError> {
+        match self.read().audit_key(version, kind) {
+            Err(CryptoError::UnknownAuditKey(_)) if self.reload() => self.read().audit_key(version, kind),
+            other => other,
+        }
     }
 }

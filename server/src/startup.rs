@@ -29,7 +29,11 @@ pub async fn services(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Res
     let url = settings.database.url.expose_secret();
     prepare_sqlite_dir(url)?;
     let db: DatabaseConnection = db::connect(url).await?;
-    db::migrate(&db).await?;
+    match &settings.database.migration_url {
+        // The schema owner migrates and grants; the app's own role never holds DDL rights.
+        Some(owner_url) => migrate_as_owner(owner_url.expose_secret(), &db).await?,
+        None => db::migrate_if_pending(&db).await?,
+    }
     let mut services =
         Services::new(db, provider, clock).configure(&settings.public_url()?, settings.session_policy())?;
     let minutes = settings.auth.break_glass_minutes;
@@ -47,7 +51,25 @@ pub async fn services(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Res
     anyhow::ensure!((1..=24 * 14).contains(&lead), "reminders.lead_hours must be between 1 and 336, not {lead}");
     services.schedule.reminder_lead = chrono::Duration::hours(lead);
     services.video.ice = settings.video.domain()?;
+    let grace = i64::try_from(settings.audit.chainer_failure_grace_seconds).unwrap_or(i64::MAX);
+    services.chainer.set_failure_grace(chrono::Duration::seconds(grace));
     Ok(services)
+}
+
+/// Runs the migrations over the owner's connection, then grants the role `app` connects as
+/// what the app needs (on the audit tables INSERT and SELECT only).
+async fn migrate_as_owner(owner_url: &str, app: &DatabaseConnection) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        sea_orm::ConnectionTrait::get_database_backend(app) == sea_orm::DbBackend::Postgres,
+        "database.migration_url is for PostgreSQL; SQLite has no roles"
+    );
+    let owner = db::connect(owner_url).await?;
+    db::migrate(&owner).await?;
+    let role = db::current_role(app).await?;
+    db::grant_app_role(&owner, &role).await?;
+    owner.close().await?;
+    tracing::info!(role = %role, "migrated as the schema owner; the app role may only insert and read audit rows");
+    Ok(())
 }
 
 /// SQLite creates its file but not the directory it lives in.
@@ -133,22 +155,64 @@ pub fn router(state: AppState, policy: HeaderPolicy, origin: AllowedOrigin) -> R
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
 
-/// Links committed audit rows into the chain every `interval`, until the process ends.
-pub fn spawn_audit_chainer(services: &Services, interval: Duration) -> tokio::task::JoinHandle<()> {
+/// Links committed audit rows into the chain every `audit.chain_interval_ms` and writes a
+/// signed checkpoint of the head every `audit.checkpoint_interval_seconds`, until the process
+/// ends. Each round's outcome feeds the chainer's health, which `/readyz` reports.
+pub fn spawn_audit_chainer(settings: &Settings, services: &Services) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let chainer = services.chainer.clone();
     let db = services.db.clone();
-    tokio::spawn(async move {
+    let clock = services.clock.clone();
+    let interval = Duration::from_millis(settings.audit.chain_interval_ms);
+    let checkpoint_every = Duration::from_secs(settings.audit.checkpoint_interval_seconds);
+    let sinks = settings.audit.checkpoint_sinks()?;
+    if sinks.is_empty() {
+        tracing::warn!("no audit checkpoint destination is configured; set audit.checkpoint_file");
+    }
+    Ok(tokio::spawn(async move {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_checkpoint: Option<(std::time::Instant, app::domain::audit::ChainHead)> = None;
         loop {
             ticker.tick().await;
-            match chainer.chain_pending(&db).await {
-                Ok(0) => {}
-                Ok(linked) => tracing::debug!(linked, "audit rows linked"),
-                Err(err) => tracing::error!(error = %err, "audit chaining failed; will retry"),
+            let round = async {
+                let linked = chainer.chain_pending(&db).await?;
+                if linked > 0 {
+                    tracing::debug!(linked, "audit rows linked");
+                }
+                let due = last_checkpoint.as_ref().is_none_or(|(at, _)| at.elapsed() >= checkpoint_every);
+                if due && !sinks.is_empty() {
+                    let head = chainer.head(&db).await?;
+                    let unchanged = matches!((&head, &last_checkpoint), (Some(h), Some((_, last))) if h == last);
+                    if let Some(head) = head.filter(|_| !unchanged) {
+                        write_checkpoint(&chainer, &sinks, &head, clock.now()).await?;
+                        last_checkpoint = Some((std::time::Instant::now(), head));
+                    }
+                }
+                anyhow::Ok(())
+            };
+            match round.await {
+                Ok(()) => chainer.note_success(),
+                Err(err) => {
+                    tracing::warn!(error = %err, "audit chaining or checkpointing failed; will retry");
+                    chainer.note_failure();
+                }
             }
         }
-    })
+    }))
+}
+
+/// Signs `head` and writes the checkpoint to every destination.
+pub async fn write_checkpoint(
+    chainer: &app::domain::audit::AuditChainer,
+    sinks: &crate::checkpoints::Sinks,
+    head: &app::domain::audit::ChainHead,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<app::domain::audit::Checkpoint> {
+    let checkpoint = chainer.checkpoint_signer().sign(head, now)?;
+    let sinks = sinks.clone();
+    let written = checkpoint.clone();
+    tokio::task::spawn_blocking(move || sinks.write(&written)).await??;
+    Ok(checkpoint)
 }
 
 /// A running server: its bound port and the future that serves it.
@@ -171,7 +235,7 @@ impl Application {
     pub async fn with_services(settings: &Settings, services: Services) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(settings.address()).await?;
         let port = listener.local_addr()?.port();
-        let chainer = spawn_audit_chainer(&services, Duration::from_millis(settings.audit.chain_interval_ms));
+        let chainer = spawn_audit_chainer(settings, &services)?;
         let reminders = if settings.reminders.enabled { Some(spawn_reminders(settings, &services)?) } else { None };
         // On PostgreSQL, signals written by other nodes wake this node's video connections.
         let signaling = services.video.hub.spawn_listener(&services.db);

@@ -1,4 +1,5 @@
-//! Readiness: the database answers, its schema is current, and keys are loaded.
+//! Readiness: the database answers, its schema is current, keys are loaded, and the audit
+//! chainer has not been failing for longer than its grace period.
 
 use sea_orm::ConnectionTrait;
 
@@ -10,11 +11,12 @@ pub struct Readiness {
     pub database: bool,
     pub migrations_current: bool,
     pub keys_loaded: bool,
+    pub audit_chainer: bool,
 }
 
 impl Readiness {
     pub fn ready(&self) -> bool {
-        self.database && self.migrations_current && self.keys_loaded
+        self.database && self.migrations_current && self.keys_loaded && self.audit_chainer
     }
 }
 
@@ -30,5 +32,6 @@ pub async fn check(services: &Services) -> Readiness {
         .and_then(|wrapped| provider.unwrap(id, &wrapped))
         .map(|back| back.expose() == probe.expose())
         .unwrap_or(false);
-    Readiness { database, migrations_current, keys_loaded }
+    let audit_chainer = services.chainer.is_healthy();
+    Readiness { database, migrations_current, keys_loaded, audit_chainer }
 }

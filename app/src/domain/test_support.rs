@@ -1,6 +1,11 @@
 //! One way to get a fresh, migrated database for a test or benchmark: SQLite in a temporary
 //! directory, or a new PostgreSQL database created for it and dropped after. PostgreSQL is never
 //! skipped: if it cannot be reached, the caller fails and is told how to start it.
+//!
+//! On PostgreSQL the database is migrated by its owner and the test's connection (`db`, `url`)
+//! is the restricted app role [`APP_TEST_ROLE`], granted exactly what production grants, so
+//! every PostgreSQL test runs with the real privileges. A test that does what only the owner
+//! may (drop a trigger, tamper with audit rows) uses `owner`.
 #![allow(clippy::expect_used, clippy::panic)] // Test support: a broken fixture should stop the test loudly.
 
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
@@ -41,15 +46,28 @@ pub fn postgres_admin_url() -> String {
     std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
+/// The cluster-wide role PostgreSQL tests connect as (created once, shared by every test).
+pub const APP_TEST_ROLE: &str = "clinic_app_test";
+
 pub struct TestDb {
     pub backend: Backend,
+    /// The app's connection: on PostgreSQL the restricted role, as in production.
     pub db: DatabaseConnection,
     pub url: String,
+    /// The schema owner's connection (on SQLite the same as `db`).
+    pub owner: DatabaseConnection,
+    pub owner_url: String,
     pg_name: Option<String>,
     _dir: Option<tempfile::TempDir>,
 }
 
 impl TestDb {
+    /// A fresh PostgreSQL database with the app role existing but nothing migrated or granted:
+    /// for tests of the migrate-as-owner path itself.
+    pub async fn new_postgres_unmigrated() -> Self {
+        Self::postgres(false).await
+    }
+
     pub async fn new(backend: Backend) -> Self {
         match backend {
             Backend::Sqlite => {
@@ -57,27 +75,45 @@ impl TestDb {
                 let url = format!("sqlite://{}/test.db?mode=rwc", dir.path().display());
                 let db = db::connect(&url).await.expect("open SQLite");
                 db::migrate(&db).await.expect("migrate SQLite");
-                Self { backend, db, url, pg_name: None, _dir: Some(dir) }
+                let owner = db.clone();
+                Self { backend, db, owner, owner_url: url.clone(), url, pg_name: None, _dir: Some(dir) }
             }
-            Backend::Postgres => {
-                let admin_url = postgres_admin_url();
-                let admin = Database::connect(&admin_url).await.unwrap_or_else(|err| {
-                    panic!(
-                        "PostgreSQL is not reachable at {admin_url} ({err}). Data-layer tests run on \
-                         PostgreSQL too and never skip: start it with \
-                         `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` \
-                         or point TEST_POSTGRES_URL at a server"
-                    )
-                });
-                let name = format!("test_{}", uuid::Uuid::new_v4().simple());
-                admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.expect("create database");
-                admin.close().await.ok();
-                let url = replace_database(&admin_url, &name);
-                let db = db::connect(&url).await.expect("open PostgreSQL");
-                db::migrate(&db).await.expect("migrate PostgreSQL");
-                Self { backend, db, url, pg_name: Some(name), _dir: None }
-            }
+            Backend::Postgres => Self::postgres(true).await,
         }
+    }
+
+    async fn postgres(migrate: bool) -> Self {
+        let backend = Backend::Postgres;
+        let admin_url = postgres_admin_url();
+        let admin = Database::connect(&admin_url).await.unwrap_or_else(|err| {
+            panic!(
+                "PostgreSQL is not reachable at {admin_url} ({err}). Data-layer tests run on \
+                 PostgreSQL too and never skip: start it with \
+                 `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` \
+                 or point TEST_POSTGRES_URL at a server"
+            )
+        });
+        let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+        admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.expect("create database");
+        // Roles are cluster-wide and tests run in parallel: a second CREATE ROLE racing
+        // this one fails with duplicate_object or unique_violation, both meaning "exists".
+        admin
+            .execute_unprepared(&format!(
+                "DO $$ BEGIN CREATE ROLE {APP_TEST_ROLE} LOGIN; \
+                 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+            ))
+            .await
+            .expect("create the app test role");
+        admin.close().await.ok();
+        let owner_url = replace_database(&admin_url, &name);
+        let owner = db::connect(&owner_url).await.expect("open PostgreSQL as the owner");
+        if migrate {
+            db::migrate(&owner).await.expect("migrate PostgreSQL");
+            db::grant_app_role(&owner, APP_TEST_ROLE).await.expect("grant the app role");
+        }
+        let url = with_user(&owner_url, APP_TEST_ROLE);
+        let db = db::connect(&url).await.expect("open PostgreSQL as the app role");
+        Self { backend, db, url, owner, owner_url, pg_name: Some(name), _dir: None }
     }
 }
 
@@ -93,6 +129,17 @@ fn replace_database(url: &str, name: &str) -> String {
         Some(query) => format!("{base}/{name}?{query}"),
         None => format!("{base}/{name}"),
     }
+}
+
+/// `postgres://user@host/db` with another user (and no password: the test cluster trusts).
+fn with_user(url: &str, user: &str) -> String {
+    let Some(start) = url.find("//").map(|i| i + 2) else { return url.to_owned() };
+    let rest = &url[start..];
+    let host_part = match rest.find('@') {
+        Some(at) if rest.find('/').is_none_or(|slash| at < slash) => &rest[at + 1..],
+        _ => rest,
+    };
+    format!("{}{user}@{host_part}", &url[..start])
 }
 
 impl Drop for TestDb {
@@ -138,5 +185,12 @@ mod tests {
         assert_eq!(super::replace_database("postgres://u@h:5432/postgres", "t1"), "postgres://u@h:5432/t1");
         assert_eq!(super::replace_database("postgres://u@h/db?sslmode=off", "t2"), "postgres://u@h/t2?sslmode=off");
         assert_eq!(super::replace_database("postgres://u@h", "t3"), "postgres://u@h/t3");
+    }
+
+    #[test]
+    fn the_user_is_replaced_and_the_rest_kept() {
+        assert_eq!(super::with_user("postgres://postgres@h:5432/t1", "app"), "postgres://app@h:5432/t1");
+        assert_eq!(super::with_user("postgres://u:pw@h/t2?sslmode=off", "app"), "postgres://app@h/t2?sslmode=off");
+        assert_eq!(super::with_user("postgres://h/t3", "app"), "postgres://app@h/t3");
     }
 }

@@ -5,7 +5,7 @@ use std::sync::{Arc, RwLock};
 
 use app::domain::audit::{Actor, AuditContext, Purpose, Role};
 use app::domain::clock::{Clock, FixedClock};
-use app::domain::crypto::{CryptoError, KekProvider, KeyBytes, LocalKeyring, WrappedKey};
+use app::domain::crypto::{AuditKeyKind, CryptoError, KekProvider, KeyBytes, LocalKeyring, WrappedKey};
 use app::domain::ids::{PatientId, UserId};
 use app::domain::patients::{NewPatient, PostalAddress, Sex};
 use app::domain::state::Services;
@@ -38,6 +38,11 @@ impl TestKeys {
         self.0.write().unwrap().add_version()
     }
 
+    /// `server keys rotate-audit`: a fresh version of the audit keys becomes active.
+    pub fn rotate_audit(&self) -> u32 {
+        self.0.write().unwrap().add_audit_version()
+    }
+
     pub fn retire(&self, version: u32) {
         self.0.write().unwrap().retire_version(version).unwrap();
     }
@@ -58,6 +63,12 @@ impl KekProvider for TestKeys {
     }
     fn derive_secret(&self, purpose: &str) -> KeyBytes {
         self.0.read().unwrap().derive_secret(purpose)
+    }
+    fn audit_active_version(&self) -> u32 {
+        self.0.read().unwrap().audit_active_version()
+    }
+    fn audit_key(&self, version: u32, kind: AuditKeyKind) -> Result<KeyBytes, CryptoError> {
+        self.0.read().unwrap().audit_key(version, kind)
     }
 }
 

@@ -16,7 +16,13 @@ on_both_backends!(readyz_reports_database_schema_and_keys, |backend| async move 
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(
         body,
-        serde_json::json!({"status": "ready", "database": true, "migrations_current": true, "keys_loaded": true})
+        serde_json::json!({
+            "status": "ready",
+            "database": true,
+            "migrations_current": true,
+            "keys_loaded": true,
+            "audit_chainer": true
+        })
     );
 });
 

@@ -13,7 +13,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub services: Services,
     pub settings: Settings,
-    _db: TestDb,
+    /// The test database; `db.owner` does what only the schema owner may.
+    pub db: TestDb,
 }
 
 pub fn settings(url: &str, tls: bool) -> Settings {
@@ -35,9 +36,24 @@ pub async fn spawn_app_with_clock(backend: Backend, clock: std::sync::Arc<app::d
     spawn_app_full(backend, false, clock).await
 }
 
+/// With settings the test changes first (checkpoint destinations, grace periods).
+pub async fn spawn_app_with_settings(backend: Backend, change: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_configured(backend, false, std::sync::Arc::new(app::domain::clock::SystemClock), change).await
+}
+
 async fn spawn_app_full(backend: Backend, tls: bool, clock: std::sync::Arc<dyn app::domain::clock::Clock>) -> TestApp {
+    spawn_app_configured(backend, tls, clock, |_| {}).await
+}
+
+async fn spawn_app_configured(
+    backend: Backend,
+    tls: bool,
+    clock: std::sync::Arc<dyn app::domain::clock::Clock>,
+    change: impl FnOnce(&mut Settings),
+) -> TestApp {
     let db = TestDb::new(backend).await;
-    let settings = settings(&db.url, tls);
+    let mut settings = settings(&db.url, tls);
+    change(&mut settings);
     let services = startup::services(&settings, clock).await.expect("services");
     let application = Application::with_services(&settings, services.clone()).await.expect("build app");
     let address = format!("http://127.0.0.1:{}", application.port());
@@ -47,7 +63,7 @@ async fn spawn_app_full(backend: Backend, tls: bool, clock: std::sync::Arc<dyn a
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
-    TestApp { address, client, services, settings, _db: db }
+    TestApp { address, client, services, settings, db }
 }
 
 impl TestApp {

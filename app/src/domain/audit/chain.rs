@@ -10,8 +10,14 @@
 //! the chainer links whatever is unlinked, in `seq` order, looking back a bounded window behind
 //! the newest linked row. A row that commits later than that window is never hidden: `verify`
 //! reports it as unchained.
+//!
+//! Each link records the chain key version it was made with (`server keys rotate-audit` adds
+//! one). The chainer also keeps its own health: one that has failed for longer than
+//! [`AuditChainer::failure_grace`] makes `/readyz` say so.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Duration, Utc};
 
 use hmac::{Hmac, Mac};
 use sea_orm::sea_query::{Expr, Query};
@@ -23,7 +29,7 @@ use sha2::Sha256;
 
 use crate::domain::Error;
 use crate::domain::clock::Clock;
-use crate::domain::crypto::{KekProvider, KeyBytes};
+use crate::domain::crypto::{AuditKeyKind, CryptoError, KekProvider};
 use crate::domain::entities::{audit_chain, audit_event};
 
 const BATCH: u64 = 500;
@@ -34,8 +40,26 @@ pub const GENESIS: [u8; 32] = [0; 32];
 const CHAIN_LOCK_KEY: i64 = 0x61_75_64_69_74;
 
 pub struct AuditChainer {
-    key: KeyBytes,
+    provider: Arc<dyn KekProvider>,
     clock: Arc<dyn Clock>,
+    health: Mutex<Health>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Health {
+    /// Since when every attempt (linking or writing a checkpoint) has failed.
+    failing_since: Option<DateTime<Utc>>,
+    /// The ERROR line for this run of failures has been written.
+    alarmed: bool,
+    grace: Duration,
+}
+
+/// The newest link: what a checkpoint vouches for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainHead {
+    pub position: i64,
+    pub event_seq: i64,
+    pub link: Vec<u8>,
 }
 
 impl std::fmt::Debug for AuditChainer {
@@ -45,18 +69,90 @@ impl std::fmt::Debug for AuditChainer {
 }
 
 impl AuditChainer {
-    pub fn new(provider: &dyn KekProvider, clock: Arc<dyn Clock>) -> Self {
-        Self { key: provider.derive_secret("audit-chain/v1"), clock }
+    pub fn new(provider: Arc<dyn KekProvider>, clock: Arc<dyn Clock>) -> Self {
+        let health = Health { failing_since: None, alarmed: false, grace: Duration::minutes(5) };
+        Self { provider, clock, health: Mutex::new(health) }
     }
 
-    pub fn link(&self, prev: &[u8], position: i64, event_seq: i64, event_mac: &[u8]) -> [u8; 32] {
-        let mut mac = Hmac::<Sha256>::new_from_slice(self.key.expose()).expect("HMAC accepts any key length");
+    /// The chain key version new links are made with.
+    pub fn active_version(&self) -> i32 {
+        i32::try_from(self.provider.audit_active_version()).unwrap_or(i32::MAX)
+    }
+
+    /// `HMAC(chain key of key_version, prev || position || seq || mac)`.
+    pub fn link(
+        &self,
+        prev: &[u8],
+        position: i64,
+        event_seq: i64,
+        event_mac: &[u8],
+        key_version: i32,
+    ) -> Result<[u8; 32], CryptoError> {
+        let version = u32::try_from(key_version).map_err(|_| CryptoError::UnknownAuditKey(u32::MAX))?;
+        let key = self.provider.audit_key(version, AuditKeyKind::ChainLink)?;
+        let mut mac = Hmac::<Sha256>::new_from_slice(key.expose()).expect("HMAC accepts any key length");
         mac.update(b"audit_chain/v1");
         mac.update(prev);
         mac.update(&position.to_be_bytes());
         mac.update(&event_seq.to_be_bytes());
         mac.update(event_mac);
-        mac.finalize().into_bytes().into()
+        Ok(mac.finalize().into_bytes().into())
+    }
+
+    /// How long the chainer may keep failing before `/readyz` reports it (default 5 minutes).
+    pub fn set_failure_grace(&self, grace: Duration) {
+        self.lock_health().grace = grace;
+    }
+
+    pub fn failure_grace(&self) -> Duration {
+        self.lock_health().grace
+    }
+
+    /// A round of linking (and checkpointing) went through.
+    pub fn note_success(&self) {
+        let mut health = self.lock_health();
+        if health.failing_since.take().is_some() && health.alarmed {
+            tracing::info!("audit chainer recovered");
+        }
+        health.alarmed = false;
+    }
+
+    /// A round failed. Past the grace period this writes one line at ERROR level.
+    pub fn note_failure(&self) {
+        let now = self.clock.now();
+        let mut health = self.lock_health();
+        let since = *health.failing_since.get_or_insert(now);
+        if !health.alarmed && now - since > health.grace {
+            health.alarmed = true;
+            tracing::error!(
+                failing_since = %since.to_rfc3339(),
+                grace_seconds = health.grace.num_seconds(),
+                "audit chainer has failed for longer than its grace period: new audit rows are not \
+                 being linked or checkpointed (each row is still protected by its MAC)"
+            );
+        }
+    }
+
+    /// False once the chainer has failed for longer than the grace period.
+    pub fn is_healthy(&self) -> bool {
+        let now = self.clock.now();
+        let health = self.lock_health();
+        health.failing_since.is_none_or(|since| now - since <= health.grace)
+    }
+
+    fn lock_health(&self) -> std::sync::MutexGuard<'_, Health> {
+        self.health.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Signs and checks checkpoints with the same key provider.
+    pub fn checkpoint_signer(&self) -> super::checkpoint::CheckpointSigner {
+        super::checkpoint::CheckpointSigner::new(self.provider.clone())
+    }
+
+    /// The newest link, if any row was ever linked.
+    pub async fn head(&self, db: &DatabaseConnection) -> Result<Option<ChainHead>, Error> {
+        let last = audit_chain::Entity::find().order_by_desc(audit_chain::Column::Position).one(db).await?;
+        Ok(last.map(|row| ChainHead { position: row.position, event_seq: row.event_seq, link: row.link }))
     }
 
     /// Links every row committed so far. Returns how many rows were linked.
@@ -105,14 +201,19 @@ impl AuditChainer {
         };
         let now = self.clock.now();
         let linked = pending.len() as u64;
+        let key_version = self.active_version();
         for event in pending {
             position += 1;
-            let link = self.link(&prev, position, event.seq, &event.mac).to_vec();
+            let link = self
+                .link(&prev, position, event.seq, &event.mac, key_version)
+                .map_err(|err| DbErr::Custom(format!("audit chain key: {err}")))?
+                .to_vec();
             audit_chain::ActiveModel {
                 position: Set(position),
                 event_seq: Set(event.seq),
                 link: Set(link.clone()),
                 chained_at: Set(now),
+                key_version: Set(key_version),
             }
             .insert(&txn)
             .await?;

@@ -1,24 +1,35 @@
 //! The keyed MAC over one audit row's content. The encoding is length-prefixed so that no two
-//! different rows can encode to the same bytes.
+//! different rows can encode to the same bytes. The key is the audit MAC key of the version the
+//! row records (`key_version`), so rows made before a rotation keep verifying.
+
+use std::sync::Arc;
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::domain::crypto::{KekProvider, KeyBytes};
+use crate::domain::crypto::{AuditKeyKind, CryptoError, KekProvider};
 use crate::domain::entities::audit_event;
 
 pub struct EventMac {
-    key: KeyBytes,
+    provider: Arc<dyn KekProvider>,
 }
 
 impl EventMac {
-    pub fn new(provider: &dyn KekProvider) -> Self {
-        Self { key: provider.derive_secret("audit-mac/v1") }
+    pub fn new(provider: Arc<dyn KekProvider>) -> Self {
+        Self { provider }
     }
 
-    /// The MAC of everything in the row except its database-assigned `seq` and the MAC itself.
-    pub fn compute(&self, row: &audit_event::Model) -> [u8; 32] {
-        let mut mac = Hmac::<Sha256>::new_from_slice(self.key.expose()).expect("HMAC accepts any key length");
+    /// The audit key version new rows are made with.
+    pub fn active_version(&self) -> i32 {
+        i32::try_from(self.provider.audit_active_version()).unwrap_or(i32::MAX)
+    }
+
+    /// The MAC of everything in the row except its database-assigned `seq`, the MAC itself and
+    /// the key version (which picks the key), under the key of `row.key_version`.
+    pub fn compute(&self, row: &audit_event::Model) -> Result<[u8; 32], CryptoError> {
+        let version = u32::try_from(row.key_version).map_err(|_| CryptoError::UnknownAuditKey(u32::MAX))?;
+        let key = self.provider.audit_key(version, AuditKeyKind::EventMac)?;
+        let mut mac = Hmac::<Sha256>::new_from_slice(key.expose()).expect("HMAC accepts any key length");
         let mut field = |value: Option<&[u8]>| match value {
             Some(bytes) => {
                 mac.update(&(bytes.len() as u64).to_be_bytes());
@@ -42,12 +53,13 @@ impl EventMac {
         field(row.ip.as_deref().map(str::as_bytes));
         field(row.user_agent.as_deref().map(str::as_bytes));
         field(row.request_id.as_deref().map(str::as_bytes));
-        mac.finalize().into_bytes().into()
+        Ok(mac.finalize().into_bytes().into())
     }
 
-    /// Constant-time comparison with the stored MAC.
+    /// Constant-time comparison with the stored MAC. A row naming a key version that is not
+    /// loaded does not match.
     pub fn matches(&self, row: &audit_event::Model) -> bool {
-        let expected = self.compute(row);
+        let Ok(expected) = self.compute(row) else { return false };
         expected.len() == row.mac.len() && expected.iter().zip(&row.mac).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
     }
 }

@@ -7,12 +7,14 @@
 //! with a keyed hash chain; [`verify`] walks both and names the first row that does not hold.
 
 pub mod chain;
+pub mod checkpoint;
 mod context;
 mod mac;
 pub mod query;
 pub mod verify;
 
-pub use chain::AuditChainer;
+pub use chain::{AuditChainer, ChainHead};
+pub use checkpoint::{Checkpoint, CheckpointSigner};
 pub use context::{Action, Actor, AuditContext, Outcome, Purpose, Role};
 pub use mac::EventMac;
 pub use verify::{Finding, VerifyReport};
@@ -51,7 +53,7 @@ impl std::fmt::Debug for AuditLog {
 }
 
 impl AuditLog {
-    pub fn new(provider: &dyn KekProvider, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(provider: Arc<dyn KekProvider>, clock: Arc<dyn Clock>) -> Self {
         Self { mac: EventMac::new(provider), clock }
     }
 
@@ -90,8 +92,16 @@ impl AuditLog {
             user_agent: ctx.user_agent.clone(),
             request_id: ctx.request_id.clone(),
             mac: Vec::new(),
+            key_version: self.mac.active_version(),
         };
-        row.mac = self.mac.compute(&row).to_vec();
+        row.mac = self
+            .mac
+            .compute(&row)
+            .map_err(|err| {
+                tracing::error!(error = %err, "audit key is not loaded; the access is refused");
+                Error::Internal(anyhow::Error::new(err).context("audit MAC failed"))
+            })?
+            .to_vec();
         let mut active = audit_event::ActiveModel::from(row).reset_all();
         active.seq = NotSet;
         active.insert(conn).await.map_err(|err| {

@@ -16,6 +16,7 @@ use uuid::Uuid;
 use zeroize::Zeroizing;
 
 use super::CryptoError;
+use super::audit_keys::{AuditKeyFile, AuditKeyKind, AuditKeyring};
 
 const NONCE_LEN: usize = 12;
 
@@ -63,8 +64,12 @@ pub trait KekProvider: Send + Sync + 'static {
     fn active_version(&self) -> u32;
     fn wrap(&self, data_key_id: Uuid, key: &KeyBytes) -> Result<WrappedKey, CryptoError>;
     fn unwrap(&self, data_key_id: Uuid, wrapped: &WrappedKey) -> Result<KeyBytes, CryptoError>;
-    /// A secret for keyed hashing (blind indexes, audit MACs), stable across KEK rotation.
+    /// A secret for keyed hashing (blind indexes), stable across KEK rotation.
     fn derive_secret(&self, purpose: &str) -> KeyBytes;
+    /// The audit key version new audit rows, links and checkpoints are made with.
+    fn audit_active_version(&self) -> u32;
+    /// One of the audit log's keys (separate from the KEKs, the HMAC root and each other).
+    fn audit_key(&self, version: u32, kind: AuditKeyKind) -> Result<KeyBytes, CryptoError>;
 }
 
 /// Master key material held by this process: versioned KEKs and a root for keyed hashes.
@@ -73,6 +78,7 @@ pub struct LocalKeyring {
     active: u32,
     versions: BTreeMap<u32, KeyBytes>,
     hmac_root: KeyBytes,
+    audit: AuditKeyring,
 }
 
 /// The key file's format. Secrets are base64 strings.
@@ -82,6 +88,9 @@ struct KeyFile {
     active_version: u32,
     versions: BTreeMap<u32, String>,
     hmac_root: String,
+    /// Absent in key files written before the audit log had keys of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    audit: Option<AuditKeyFile>,
 }
 
 impl LocalKeyring {
@@ -91,6 +100,7 @@ impl LocalKeyring {
             active: 1,
             versions: BTreeMap::from([(1, KeyBytes::random())]),
             hmac_root: KeyBytes::random(),
+            audit: AuditKeyring::generate(),
         }
     }
 
@@ -126,6 +136,10 @@ impl LocalKeyring {
             active: file.active_version,
             versions,
             hmac_root: decode("hmac_root", &file.hmac_root)?,
+            audit: match &file.audit {
+                Some(audit) => AuditKeyring::from_file(audit)?,
+                None => AuditKeyring::legacy(),
+            },
         })
     }
 
@@ -136,6 +150,7 @@ impl LocalKeyring {
             active_version: self.active,
             versions: self.versions.iter().map(|(v, k)| (*v, B64.encode(k.expose()))).collect(),
             hmac_root: B64.encode(self.hmac_root.expose()),
+            audit: Some(self.audit.to_file()),
         };
         Zeroizing::new(serde_json::to_string_pretty(&file).unwrap_or_default())
     }
@@ -159,6 +174,16 @@ impl LocalKeyring {
 
     pub fn versions(&self) -> Vec<u32> {
         self.versions.keys().copied().collect()
+    }
+
+    /// Adds a fresh version of the audit keys (MAC, chain, checkpoint signing) and makes it
+    /// active; older versions stay so that rows made with them still verify.
+    pub fn add_audit_version(&mut self) -> u32 {
+        self.audit.add_version()
+    }
+
+    pub fn audit_versions(&self) -> Vec<u32> {
+        self.audit.versions()
     }
 
     fn wrap_aad(kek_id: &str, version: u32, data_key_id: Uuid) -> Vec<u8> {
@@ -224,6 +249,17 @@ impl KekProvider for LocalKeyring {
         // 32 bytes is far below HKDF-SHA256's 8160-byte limit, so expand cannot fail.
         let _ = hkdf.expand(purpose.as_bytes(), okm.as_mut_slice());
         KeyBytes(okm)
+    }
+
+    fn audit_active_version(&self) -> u32 {
+        self.audit.active()
+    }
+
+    fn audit_key(&self, version: u32, kind: AuditKeyKind) -> Result<KeyBytes, CryptoError> {
+        match self.audit.key(version, kind)? {
+            Some(key) => Ok(key),
+            None => Ok(self.derive_secret(kind.legacy_purpose())),
+        }
     }
 }
 

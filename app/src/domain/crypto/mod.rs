@@ -7,11 +7,13 @@
 //! patient's data unreadable (crypto-shredding). Equality search goes through keyed blind
 //! indexes, never through plaintext.
 
+mod audit_keys;
 mod blind_index;
 mod data_keys;
 mod keyring;
 mod sealed;
 
+pub use audit_keys::AuditKeyKind;
 pub use blind_index::{BlindIndexer, normalize_digits, normalize_text};
 pub use data_keys::DataKeys;
 pub use keyring::{KekProvider, KeyBytes, LocalKeyring, WrappedKey};
@@ -35,6 +37,8 @@ pub enum CryptoError {
     WrongDataKey { expected: Uuid, found: Uuid },
     #[error("authentication failed for {0}: the value was altered or belongs elsewhere")]
     Authentication(String),
+    #[error("audit key version {0} is not loaded")]
+    UnknownAuditKey(u32),
     #[error("key material is invalid: {0}")]
     KeyMaterial(String),
     #[error("plaintext is not valid UTF-8 for {0}")]

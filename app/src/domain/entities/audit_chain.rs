@@ -8,6 +8,8 @@ pub struct Model {
     pub event_seq: i64,
     pub link: Vec<u8>,
     pub chained_at: DateTimeUtc,
+    /// The chain key version the link was made with.
+    pub key_version: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -21,6 +21,8 @@ pub struct Model {
     pub user_agent: Option<String>,
     pub request_id: Option<String>,
     pub mac: Vec<u8>,
+    /// The audit key version the MAC was made with.
+    pub key_version: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
