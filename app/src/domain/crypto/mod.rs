@@ -12,7 +12,7 @@ mod data_keys;
 mod keyring;
 mod sealed;
 
-pub use blind_index::{BlindIndexer, normalize_digits, normalize_text};
+pub use blind_index::{BlindIndexer, normalize_digits, normalize_phone, normalize_text};
 pub use data_keys::DataKeys;
 pub use keyring::{KekProvider, KeyBytes, LocalKeyring, WrappedKey};
 pub use sealed::{DataKey, FieldRef, Sealed};
