@@ -50,13 +50,22 @@ impl AuditChainer {
     }
 
     pub fn link(&self, prev: &[u8], position: i64, event_seq: i64, event_mac: &[u8]) -> [u8; 32] {
+        self.keyed(prev, position, event_seq, event_mac).finalize().into_bytes().into()
+    }
+
+    /// Whether `stored` is the link that follows `prev`, compared in constant time.
+    pub fn link_matches(&self, prev: &[u8], position: i64, event_seq: i64, event_mac: &[u8], stored: &[u8]) -> bool {
+        self.keyed(prev, position, event_seq, event_mac).verify_slice(stored).is_ok()
+    }
+
+    fn keyed(&self, prev: &[u8], position: i64, event_seq: i64, event_mac: &[u8]) -> Hmac<Sha256> {
         let mut mac = Hmac::<Sha256>::new_from_slice(self.key.expose()).expect("HMAC accepts any key length");
         mac.update(b"audit_chain/v1");
         mac.update(prev);
         mac.update(&position.to_be_bytes());
         mac.update(&event_seq.to_be_bytes());
         mac.update(event_mac);
-        mac.finalize().into_bytes().into()
+        mac
     }
 
     /// Links every row committed so far. Returns how many rows were linked.

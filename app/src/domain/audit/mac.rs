@@ -18,6 +18,15 @@ impl EventMac {
 
     /// The MAC of everything in the row except its database-assigned `seq` and the MAC itself.
     pub fn compute(&self, row: &audit_event::Model) -> [u8; 32] {
+        self.keyed(row).finalize().into_bytes().into()
+    }
+
+    /// Constant-time comparison with the stored MAC (`hmac`'s own `verify_slice`).
+    pub fn matches(&self, row: &audit_event::Model) -> bool {
+        self.keyed(row).verify_slice(&row.mac).is_ok()
+    }
+
+    fn keyed(&self, row: &audit_event::Model) -> Hmac<Sha256> {
         let mut mac = Hmac::<Sha256>::new_from_slice(self.key.expose()).expect("HMAC accepts any key length");
         let mut field = |value: Option<&[u8]>| match value {
             Some(bytes) => {
@@ -42,12 +51,6 @@ impl EventMac {
         field(row.ip.as_deref().map(str::as_bytes));
         field(row.user_agent.as_deref().map(str::as_bytes));
         field(row.request_id.as_deref().map(str::as_bytes));
-        mac.finalize().into_bytes().into()
-    }
-
-    /// Constant-time comparison with the stored MAC.
-    pub fn matches(&self, row: &audit_event::Model) -> bool {
-        let expected = self.compute(row);
-        expected.len() == row.mac.len() && expected.iter().zip(&row.mac).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+        mac
     }
 }

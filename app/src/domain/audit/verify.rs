@@ -152,8 +152,7 @@ pub async fn verify(
                     if !seen_ids.insert(event.id) {
                         report.found(Finding::DuplicateEvent { seq: event.seq, id: event.id });
                     }
-                    let expected = chainer.link(&prev_link, link.position, event.seq, &event.mac);
-                    if expected.as_slice() != link.link.as_slice() {
+                    if !chainer.link_matches(&prev_link, link.position, event.seq, &event.mac, &link.link) {
                         report.found(Finding::ChainAltered { position: link.position, seq: event.seq });
                     }
                 }
