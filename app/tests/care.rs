@@ -180,6 +180,58 @@ on_both_backends!(a_patient_sees_who_looked_at_their_record_with_break_glass_mar
     assert!(matches!(services.access_history.for_patient(&assigned, patient).await, Err(Error::Forbidden)));
 });
 
+on_both_backends!(a_name_typed_with_decomposed_accents_finds_the_patient_stored_composed, |backend| async move {
+    let test = TestDb::new(backend).await;
+    let (services, _, _) = test.services();
+    // Stored as typed on a keyboard that composes: "Zoë Ångström" in NFC.
+    let stored = app::domain::patients::NewPatient {
+        given_name: "Zo\u{00EB}".to_owned(),
+        family_name: "\u{00C5}ngstr\u{00F6}m".to_owned(),
+        ..sample_patient("N1")
+    };
+    let patient = services.patients.create(&system(), stored.clone()).await.unwrap();
+    let clinician = staff(&services, Role::Clinician, "Dr. Finder").await;
+    let text = |v: &str| Some(v.to_owned());
+
+    // Typed with combining marks (NFD), in capitals, with the birth date.
+    let decomposed = SearchCriteria {
+        given_name: text("ZOE\u{0308}"),
+        family_name: text("A\u{030A}NGSTRO\u{0308}M"),
+        birth_date: Some(stored.birth_date),
+        ..Default::default()
+    };
+    let found = services.patients.search(&clinician, &decomposed).await.unwrap();
+
+    assert_eq!(found.iter().map(|m| m.id).collect::<Vec<_>>(), vec![patient]);
+    assert_eq!(found[0].given_name, "Zo\u{00EB}", "the stored spelling is shown, not the typed one");
+    let other_accent = SearchCriteria { given_name: text("Zo\u{00E8}"), ..decomposed.clone() };
+    assert!(services.patients.search(&clinician, &other_accent).await.unwrap().is_empty(), "è is not ë");
+});
+
+on_both_backends!(
+    a_phone_number_typed_with_its_country_code_finds_the_patient_stored_without_it,
+    |backend| async move {
+        let test = TestDb::new(backend).await;
+        let (services, _, _) = test.services();
+        // sample_patient's phone is stored as "(555) 555-0142".
+        let patient = services.patients.create(&system(), sample_patient("N2")).await.unwrap();
+        let clinician = staff(&services, Role::Clinician, "Dr. Finder").await;
+        let text = |v: &str| Some(v.to_owned());
+        let by = |phone: &str| SearchCriteria {
+            given_name: text("ZephyrineN2"),
+            family_name: text("QuillfeatherN2"),
+            phone: text(phone),
+            ..Default::default()
+        };
+
+        for typed in ["+1 555 555 0142", "1-555-555-0142", "555.555.0142"] {
+            let found = services.patients.search(&clinician, &by(typed)).await.unwrap();
+            assert_eq!(found.iter().map(|m| m.id).collect::<Vec<_>>(), vec![patient], "{typed}");
+        }
+        assert!(services.patients.search(&clinician, &by("+44 555 555 0142")).await.unwrap().is_empty());
+    }
+);
+
 on_both_backends!(search_finds_exact_matches_and_no_seeded_phi_is_stored_in_clear, |backend| async move {
     let test = TestDb::new(backend).await;
     let (services, _, _) = test.services();

@@ -142,6 +142,104 @@ on_both_backends!(a_patient_sees_released_entries_only_and_cannot_write_their_ch
     assert!(matches!(services.charts.read(&own, other).await, Err(Error::Forbidden)));
 });
 
+/// The audit rows about one entry with `rule`, as (actor role, outcome).
+async fn entry_rows(test: &TestDb, entry: uuid::Uuid, rule: &str) -> Vec<(String, String)> {
+    audit_event::Entity::find()
+        .filter(audit_event::Column::ResourceId.eq(entry.to_string()))
+        .filter(audit_event::Column::Rule.eq(rule))
+        .order_by_asc(audit_event::Column::Seq)
+        .all(&test.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| (row.actor_role, row.outcome))
+        .collect()
+}
+
+on_both_backends!(
+    a_draft_note_released_by_sql_does_not_open_for_the_patient_and_still_opens_for_the_clinician,
+    |backend| async move {
+        let test = TestDb::new(backend).await;
+        let (services, _, _) = test.services();
+        let patient = services.patients.create(&system(), sample_patient("R7")).await.unwrap();
+        let clinician = staff(&services, Role::Clinician, "Dr. Drafts").await;
+        services.care.start(&system(), patient, user_of(&clinician), CareKind::Assignment).await.unwrap();
+        let draft =
+            EntryBody::Note(Note { title: "Draft".into(), text: "Not for the portal yet.".into(), released: false });
+        let (entry, _) = services.charts.add(&clinician, patient, draft.clone()).await.unwrap();
+        services.charts.add(&clinician, patient, vital(118, 76)).await.unwrap();
+        let own = patient_account(&services, patient).await;
+
+        // An insider with database access releases the draft behind the clinician's back.
+        clinical_entry::Entity::update_many()
+            .col_expr(clinical_entry::Column::Released, sea_orm::sea_query::Expr::value(true))
+            .filter(clinical_entry::Column::Id.eq(entry))
+            .exec(&test.db)
+            .await
+            .unwrap();
+        let for_patient = services.charts.read(&own, patient).await;
+        let for_clinician = services.charts.read(&clinician, patient).await.unwrap();
+
+        match for_patient {
+            Err(Error::Internal(err)) => assert!(!format!("{err:#}").contains("Not for the portal")),
+            other => panic!("the patient must get an error, got {other:?}"),
+        }
+        assert_eq!(entry_rows(&test, entry, "integrity-failure").await, [("patient".to_owned(), "error".to_owned())]);
+        assert!(for_clinician.entries.iter().any(|e| e.id == entry && e.body == draft), "the clinician still reads it");
+        assert_eq!(
+            entry_rows(&test, entry, "integrity-failure:released-column-altered").await,
+            [("clinician".to_owned(), "error".to_owned())]
+        );
+    }
+);
+
+on_both_backends!(releasing_and_withdrawing_a_note_reseals_it_for_the_patient, |backend| async move {
+    let test = TestDb::new(backend).await;
+    let (services, _, _) = test.services();
+    let patient = services.patients.create(&system(), sample_patient("R8")).await.unwrap();
+    let clinician = staff(&services, Role::Clinician, "Dr. Release").await;
+    services.care.start(&system(), patient, user_of(&clinician), CareKind::Assignment).await.unwrap();
+    let note = |released| EntryBody::Note(Note { title: "Result".into(), text: "All clear.".into(), released });
+    let (entry, v1) = services.charts.add(&clinician, patient, note(false)).await.unwrap();
+    let own = patient_account(&services, patient).await;
+
+    let v2 = services.charts.update(&clinician, patient, entry, v1, note(true)).await.unwrap();
+    let released = services.charts.read(&own, patient).await.unwrap();
+    services.charts.update(&clinician, patient, entry, v2, note(false)).await.unwrap();
+    let withdrawn = services.charts.read(&own, patient).await.unwrap();
+    let for_clinician = services.charts.read(&clinician, patient).await.unwrap();
+
+    assert_eq!(released.entries.iter().map(|e| e.body.clone()).collect::<Vec<_>>(), [note(true)]);
+    assert!(withdrawn.entries.is_empty());
+    assert_eq!(for_clinician.entries.iter().map(|e| e.body.clone()).collect::<Vec<_>>(), [note(false)]);
+    let findings = audit_event::Entity::find()
+        .filter(audit_event::Column::Rule.starts_with("integrity-failure"))
+        .count(&test.db)
+        .await
+        .unwrap();
+    assert_eq!(findings, 0);
+});
+
+on_both_backends!(an_entry_moved_to_another_kind_by_sql_opens_for_no_one, |backend| async move {
+    let test = TestDb::new(backend).await;
+    let (services, _, _) = test.services();
+    let patient = services.patients.create(&system(), sample_patient("R9")).await.unwrap();
+    let clinician = staff(&services, Role::Clinician, "Dr. Kinds").await;
+    services.care.start(&system(), patient, user_of(&clinician), CareKind::Assignment).await.unwrap();
+    let (entry, _) = services.charts.add(&clinician, patient, vital(140, 90)).await.unwrap();
+
+    clinical_entry::Entity::update_many()
+        .col_expr(clinical_entry::Column::Kind, sea_orm::sea_query::Expr::value("allergy"))
+        .filter(clinical_entry::Column::Id.eq(entry))
+        .exec(&test.db)
+        .await
+        .unwrap();
+    let result = services.charts.read(&clinician, patient).await;
+
+    assert!(matches!(result, Err(Error::Internal(_))), "{result:?}");
+    assert_eq!(entry_rows(&test, entry, "integrity-failure").await, [("clinician".to_owned(), "error".to_owned())]);
+});
+
 on_both_backends!(invalid_entries_name_their_fields_and_store_nothing, |backend| async move {
     let test = TestDb::new(backend).await;
     let (services, _, _) = test.services();

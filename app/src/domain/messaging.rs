@@ -238,7 +238,7 @@ impl MessageRepo {
             id: Set(thread_id),
             patient_id: Set(patient.0),
             data_key_id: Set(key.id()),
-            subject: Set(key.seal_str(FieldRef::new(THREADS, "subject", thread_id), subject)?),
+            subject: Set(key.seal_str(subject_field(thread_id, patient.0), subject)?),
             created_by: Set(sender.0),
             created_at: Set(now),
             last_message_at: Set(now),
@@ -446,11 +446,18 @@ impl MessageRepo {
         let key = self.keys.get(&self.db, row.data_key_id).await?;
         let mut files: BTreeMap<Uuid, Vec<AttachmentInfo>> = BTreeMap::new();
         for (id, message_id, name, content_type, size) in attachments {
-            files.entry(message_id).or_default().push(attachment_info(&key, id, &name, &content_type, size)?);
+            files.entry(message_id).or_default().push(attachment_info(
+                &key,
+                id,
+                message_id,
+                &name,
+                &content_type,
+                size,
+            )?);
         }
         let mut out = Vec::with_capacity(messages.len());
         for m in messages {
-            let body = key.open_string(FieldRef::new(MESSAGES, "body", m.id), &m.body)?;
+            let body = key.open_string(body_field(m.id, m.thread_id, UserId(m.sender_id), &m.sender_role), &m.body)?;
             out.push(Message {
                 id: m.id,
                 sender_id: UserId(m.sender_id),
@@ -465,7 +472,7 @@ impl MessageRepo {
             id: row.id,
             patient_id: patient,
             patient_name: patient_name(&key, &patient_row)?,
-            subject: key.open_string(FieldRef::new(THREADS, "subject", row.id), &row.subject)?,
+            subject: key.open_string(subject_field(row.id, row.patient_id), &row.subject)?,
             messages: out,
             rule: permit.decision.rule,
         })
@@ -501,8 +508,10 @@ impl MessageRepo {
             .await?;
         txn.commit().await?;
         let key = self.keys.get(&self.db, row.data_key_id).await?;
-        let info = attachment_info(&key, file.id, &file.file_name, &file.content_type, file.size_bytes)?;
-        let data = key.open(FieldRef::new(ATTACHMENTS, "data", file.id), &file.data)?.to_vec();
+        let info =
+            attachment_info(&key, file.id, file.message_id, &file.file_name, &file.content_type, file.size_bytes)?;
+        let field = attachment_field("data", file.id, file.message_id, &file.content_type);
+        let data = key.open(field, &file.data)?.to_vec();
         Ok(Attachment { info, data })
     }
 
@@ -625,7 +634,7 @@ async fn insert_message(
         thread_id: Set(thread),
         sender_id: Set(sender.0),
         sender_role: Set(sender_role.to_owned()),
-        body: Set(key.seal_str(FieldRef::new(MESSAGES, "body", id), body)?),
+        body: Set(key.seal_str(body_field(id, thread, sender, sender_role), body)?),
         created_at: Set(now),
     }
     .insert(txn)
@@ -633,13 +642,14 @@ async fn insert_message(
     for file in attachments {
         let file_id = Uuid::now_v7();
         let size = i64::try_from(file.data.len()).map_err(|_| Error::Internal(anyhow::anyhow!("attachment size")))?;
+        let mime = file.kind.mime();
         message_attachment::ActiveModel {
             id: Set(file_id),
             message_id: Set(id),
-            file_name: Set(key.seal_str(FieldRef::new(ATTACHMENTS, "file_name", file_id), &file.file_name)?),
-            content_type: Set(file.kind.mime().to_owned()),
+            file_name: Set(key.seal_str(attachment_field("file_name", file_id, id, mime), &file.file_name)?),
+            content_type: Set(mime.to_owned()),
             size_bytes: Set(size),
-            data: Set(key.seal(FieldRef::new(ATTACHMENTS, "data", file_id), &file.data)?),
+            data: Set(key.seal(attachment_field("data", file_id, id, mime), &file.data)?),
         }
         .insert(txn)
         .await?;
@@ -692,12 +702,32 @@ fn summary(
     Ok(ThreadSummary {
         id: row.id,
         patient_id: PatientId(row.patient_id),
-        subject: key.open_string(FieldRef::new(THREADS, "subject", row.id), &row.subject)?,
+        subject: key.open_string(subject_field(row.id, row.patient_id), &row.subject)?,
         created_at: row.created_at,
         last_message_at: row.last_message_at,
         messages,
         unread,
     })
+}
+
+// Sealed values bound to the clear columns that decide who reads them or what they claim to be
+// (see `crypto::FieldRef::bind`): a thread moved to another patient, a message moved to another
+// thread or sender, or an attachment moved to another message or given another type by SQL no
+// longer opens.
+
+fn subject_field(thread: Uuid, patient: Uuid) -> FieldRef {
+    FieldRef::new(THREADS, "subject", thread).bind("patient_id", patient.as_bytes())
+}
+
+fn body_field(message: Uuid, thread: Uuid, sender: UserId, sender_role: &str) -> FieldRef {
+    FieldRef::new(MESSAGES, "body", message)
+        .bind("thread_id", thread.as_bytes())
+        .bind("sender_id", sender.0.as_bytes())
+        .bind("sender_role", sender_role)
+}
+
+fn attachment_field(column: &'static str, file: Uuid, message: Uuid, content_type: &str) -> FieldRef {
+    FieldRef::new(ATTACHMENTS, column, file).bind("message_id", message.as_bytes()).bind("content_type", content_type)
 }
 
 /// The patient's name as a thread shows it: "Family, Given". Opened under the access the
@@ -712,6 +742,7 @@ fn patient_name(key: &DataKey, row: &patient::Model) -> Result<String, Error> {
 fn attachment_info(
     key: &DataKey,
     id: Uuid,
+    message_id: Uuid,
     name: &Sealed,
     content_type: &str,
     size: i64,
@@ -720,7 +751,7 @@ fn attachment_info(
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("attachment {id} has an unknown content type")))?;
     Ok(AttachmentInfo {
         id,
-        file_name: key.open_string(FieldRef::new(ATTACHMENTS, "file_name", id), name)?,
+        file_name: key.open_string(attachment_field("file_name", id, message_id, content_type.mime()), name)?,
         content_type,
         size_bytes: u64::try_from(size).unwrap_or(0),
     })

@@ -19,7 +19,9 @@ use super::Error;
 use super::access::{Guard, Permit};
 use super::audit::{Action, AuditContext, AuditEntry, AuditLog, Outcome, Role};
 use super::clock::Clock;
-use super::crypto::{BlindIndexer, DataKey, DataKeys, FieldRef, Sealed, normalize_digits, normalize_text};
+use super::crypto::{
+    BlindIndexer, DataKey, DataKeys, FieldRef, Sealed, normalize_digits, normalize_phone, normalize_text,
+};
 use super::entities::{care_relationship, patient};
 use super::ids::PatientId;
 use crate::error::FieldError;
@@ -210,7 +212,7 @@ impl PatientRepo {
             query = query.filter(patient::Column::PhoneBidx.eq(self.indexer.index(
                 TABLE,
                 "phone",
-                &normalize_digits(phone),
+                &normalize_phone(phone),
             )));
             used.push("phone");
         }
@@ -393,7 +395,7 @@ impl PatientRepo {
             name_bidx: Set(self.indexer.index(TABLE, "name", &name_key(&new.given_name, &new.family_name))),
             birth_date_bidx: Set(self.indexer.index(TABLE, "birth_date", &birth_date)),
             mrn_bidx: Set(self.indexer.index(TABLE, "mrn", &normalize_text(&new.mrn))),
-            phone_bidx: Set(new.phone.as_deref().map(|p| self.indexer.index(TABLE, "phone", &normalize_digits(p)))),
+            phone_bidx: Set(new.phone.as_deref().map(|p| self.indexer.index(TABLE, "phone", &normalize_phone(p)))),
             ..Default::default()
         })
     }

@@ -3,6 +3,11 @@
 //! row; edits are optimistic (a stale version is a conflict, never a silent overwrite); deletes
 //! are soft. Opening a chart is one audited `chart.read`, writes one row each, in the same
 //! transaction as the access, and PHI is opened only after that commits (fail closed).
+//!
+//! An entry's body is bound to the clear columns that decide who reads it: its patient, its kind
+//! and its `released` flag ([`entry_field`]). A flag flipped by SQL makes the body fail to open:
+//! the patient gets an error (audited), and the care team still reads it, with the tampering
+//! audited ([`Audience::release_states`] is the one place that decides which states may open).
 
 use std::sync::Arc;
 
@@ -18,7 +23,7 @@ use super::Error;
 use super::access::{Guard, Permit};
 use super::audit::{Action, AuditContext, AuditLog, Role};
 use super::clock::Clock;
-use super::crypto::{DataKey, DataKeys, FieldRef, Sealed};
+use super::crypto::{CryptoError, DataKey, DataKeys, FieldRef, Sealed};
 use super::entities::clinical_entry;
 use super::ids::{PatientId, UserId};
 use super::patients::{Patient, PatientRepo, live};
@@ -87,10 +92,11 @@ impl ChartRepo {
             txn.commit().await?;
             return Err(Error::NotFound);
         };
+        let audience = Audience::of(ctx.actor.role);
         let mut query = clinical_entry::Entity::find()
             .filter(clinical_entry::Column::PatientId.eq(patient.0))
             .filter(clinical_entry::Column::DeletedAt.is_null());
-        if ctx.actor.role == Role::Patient {
+        if !audience.sees_unreleased() {
             query = query.filter(clinical_entry::Column::Released.eq(true));
         }
         let rows = query.order_by_desc(clinical_entry::Column::CreatedAt).all(&txn).await?;
@@ -100,7 +106,27 @@ impl ChartRepo {
         txn.commit().await?;
         let key = self.keys.get(&self.db, row.data_key_id).await?;
         let patient_record = self.patients.open(&self.db, row).await?;
-        let entries = rows.into_iter().map(|row| open_entry(&key, row)).collect::<Result<Vec<_>, _>>()?;
+        let mut entries = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id = row.id;
+            match open_entry(&key, row, audience) {
+                Ok((entry, Integrity::Intact)) => entries.push(entry),
+                Ok((entry, Integrity::ReleasedColumnAltered)) => {
+                    tracing::error!(entry_id = %id, "chart entry's released column does not match its sealed body");
+                    let finding = "integrity-failure:released-column-altered";
+                    let row =
+                        permit.failure(Action::ChartRead, entry.body.kind().as_str(), Some(id.to_string()), finding);
+                    self.audit.record(&self.db, &permit.ctx, row).await?;
+                    entries.push(entry);
+                }
+                Err(err) => {
+                    tracing::error!(entry_id = %id, error = %err, "chart entry failed its integrity check");
+                    let row = permit.failure(Action::ChartRead, RESOURCE, Some(id.to_string()), "integrity-failure");
+                    self.audit.record(&self.db, &permit.ctx, row).await?;
+                    return Err(err);
+                }
+            }
+        }
         Ok(Chart { patient: patient_record, entries, rule: permit.decision.rule })
     }
 
@@ -126,7 +152,7 @@ impl ChartRepo {
             patient_id: Set(patient.0),
             data_key_id: Set(key.id()),
             kind: Set(body.kind().as_str().to_owned()),
-            body: Set(seal_body(&key, id, &body)?),
+            body: Set(seal_body(&key, id, patient, &body)?),
             released: Set(body.released_to_patient()),
             version: Set(1),
             created_at: Set(now),
@@ -171,7 +197,7 @@ impl ChartRepo {
         }
         let key = self.keys.get(&txn, existing.data_key_id).await?;
         let result = clinical_entry::Entity::update_many()
-            .col_expr(clinical_entry::Column::Body, Expr::value(seal_body(&key, entry, &body)?))
+            .col_expr(clinical_entry::Column::Body, Expr::value(seal_body(&key, entry, patient, &body)?))
             .col_expr(clinical_entry::Column::Released, Expr::value(body.released_to_patient()))
             .col_expr(clinical_entry::Column::Version, Expr::value(expected_version + 1))
             .col_expr(clinical_entry::Column::UpdatedAt, Expr::value(self.clock.now()))
@@ -276,16 +302,86 @@ fn validate(body: &EntryBody, now: DateTime<Utc>) -> Result<(), Error> {
     body.validate((now + chrono::Duration::hours(14)).date_naive()).map_err(Error::Validation)
 }
 
-fn seal_body(key: &DataKey, id: Uuid, body: &EntryBody) -> Result<Sealed, Error> {
-    let json = serde_json::to_string(body).map_err(|e| Error::Internal(anyhow::Error::new(e)))?;
-    Ok(key.seal_str(FieldRef::new(TABLE, "body", id), &json)?)
+/// Who reads a chart, as far as release goes: the one place that decides which entries a reader
+/// sees and under which `released` states an entry's body may open for them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Audience {
+    /// The patient, in the portal: released entries only.
+    Patient,
+    /// Everyone the access policy lets open the chart otherwise (care team, break-glass):
+    /// every live entry, drafts included.
+    Staff,
 }
 
-fn open_entry(key: &DataKey, row: clinical_entry::Model) -> Result<ChartEntry, Error> {
-    let json = key.open_string(FieldRef::new(TABLE, "body", row.id), &row.body)?;
+impl Audience {
+    fn of(role: Role) -> Self {
+        if role == Role::Patient { Audience::Patient } else { Audience::Staff }
+    }
+
+    fn sees_unreleased(self) -> bool {
+        self == Audience::Staff
+    }
+
+    /// The `released` states to try when opening a row whose column says `column`, in order;
+    /// an opening under any state but the first means the column was altered. A patient's body
+    /// opens only as released, so a flag flipped to true opens nothing for them; staff may read
+    /// either, so they still read an entry whose flag was flipped, and the change is reported.
+    fn release_states(self, column: bool) -> &'static [bool] {
+        match (self, column) {
+            (Audience::Patient, true) => &[true],
+            (Audience::Patient, false) => &[],
+            (Audience::Staff, true) => &[true, false],
+            (Audience::Staff, false) => &[false, true],
+        }
+    }
+}
+
+/// What opening an entry found out about its clear columns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Integrity {
+    Intact,
+    /// The body opened only under the other `released` state than its column holds.
+    ReleasedColumnAltered,
+}
+
+/// Where an entry's body lives, bound to the clear columns that decide who reads it. Changing
+/// the row's patient, kind or `released` flag outside this module makes the body fail to open.
+fn entry_field(id: Uuid, patient: PatientId, kind: &str, released: bool) -> FieldRef {
+    FieldRef::new(TABLE, "body", id)
+        .bind("patient_id", patient.0.as_bytes())
+        .bind("kind", kind)
+        .bind("released", if released { "released" } else { "unreleased" })
+}
+
+fn seal_body(key: &DataKey, id: Uuid, patient: PatientId, body: &EntryBody) -> Result<Sealed, Error> {
+    let json = serde_json::to_string(body).map_err(|e| Error::Internal(anyhow::Error::new(e)))?;
+    let field = entry_field(id, patient, body.kind().as_str(), body.released_to_patient());
+    Ok(key.seal_str(field, &json)?)
+}
+
+fn open_entry(key: &DataKey, row: clinical_entry::Model, audience: Audience) -> Result<(ChartEntry, Integrity), Error> {
+    let patient = PatientId(row.patient_id);
+    let mut opened = None;
+    for (attempt, released) in audience.release_states(row.released).iter().enumerate() {
+        match key.open_string(entry_field(row.id, patient, &row.kind, *released), &row.body) {
+            Ok(json) => {
+                let integrity = if attempt == 0 { Integrity::Intact } else { Integrity::ReleasedColumnAltered };
+                opened = Some((json, *released, integrity));
+                break;
+            }
+            Err(CryptoError::Authentication(_)) => continue,
+            Err(other) => return Err(other.into()),
+        }
+    }
+    let Some((json, released, integrity)) = opened else {
+        return Err(Error::Internal(anyhow::anyhow!("chart entry {} failed its integrity check", row.id)));
+    };
     let body: EntryBody = serde_json::from_str(&json)
         .map_err(|_| Error::Internal(anyhow::anyhow!("chart entry {} does not hold a valid entry", row.id)))?;
-    Ok(ChartEntry {
+    if body.kind().as_str() != row.kind || body.released_to_patient() != released {
+        return Err(Error::Internal(anyhow::anyhow!("chart entry {} does not match its columns", row.id)));
+    }
+    let entry = ChartEntry {
         id: row.id,
         version: row.version,
         body,
@@ -293,5 +389,6 @@ fn open_entry(key: &DataKey, row: clinical_entry::Model) -> Result<ChartEntry, E
         created_by: row.created_by.map(UserId),
         updated_at: row.updated_at,
         updated_by: row.updated_by.map(UserId),
-    })
+    };
+    Ok((entry, integrity))
 }

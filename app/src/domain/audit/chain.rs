@@ -88,6 +88,32 @@ impl AuditChainer {
         event_mac: &[u8],
         key_version: i32,
     ) -> Result<[u8; 32], CryptoError> {
+        Ok(self.keyed(prev, position, event_seq, event_mac, key_version)?.finalize().into_bytes().into())
+    }
+
+    /// Whether `stored` is the link that follows `prev`, compared in constant time (`hmac`'s
+    /// `verify_slice`). A link naming a key version that is not loaded does not match.
+    pub fn link_matches(
+        &self,
+        prev: &[u8],
+        position: i64,
+        event_seq: i64,
+        event_mac: &[u8],
+        key_version: i32,
+        stored: &[u8],
+    ) -> bool {
+        self.keyed(prev, position, event_seq, event_mac, key_version)
+            .is_ok_and(|mac| mac.verify_slice(stored).is_ok())
+    }
+
+    fn keyed(
+        &self,
+        prev: &[u8],
+        position: i64,
+        event_seq: i64,
+        event_mac: &[u8],
+        key_version: i32,
+    ) -> Result<Hmac<Sha256>, CryptoError> {
         let version = u32::try_from(key_version).map_err(|_| CryptoError::UnknownAuditKey(u32::MAX))?;
         let key = self.provider.audit_key(version, AuditKeyKind::ChainLink)?;
         let mut mac = Hmac::<Sha256>::new_from_slice(key.expose()).expect("HMAC accepts any key length");
@@ -96,7 +122,7 @@ impl AuditChainer {
         mac.update(&position.to_be_bytes());
         mac.update(&event_seq.to_be_bytes());
         mac.update(event_mac);
-        Ok(mac.finalize().into_bytes().into())
+        Ok(mac)
     }
 
     /// How long the chainer may keep failing before `/readyz` reports it (default 5 minutes).

@@ -27,6 +27,16 @@ impl EventMac {
     /// The MAC of everything in the row except its database-assigned `seq`, the MAC itself and
     /// the key version (which picks the key), under the key of `row.key_version`.
     pub fn compute(&self, row: &audit_event::Model) -> Result<[u8; 32], CryptoError> {
+        Ok(self.keyed(row)?.finalize().into_bytes().into())
+    }
+
+    /// Constant-time comparison with the stored MAC (`hmac`'s own `verify_slice`). A row naming
+    /// a key version that is not loaded does not match.
+    pub fn matches(&self, row: &audit_event::Model) -> bool {
+        self.keyed(row).is_ok_and(|mac| mac.verify_slice(&row.mac).is_ok())
+    }
+
+    fn keyed(&self, row: &audit_event::Model) -> Result<Hmac<Sha256>, CryptoError> {
         let version = u32::try_from(row.key_version).map_err(|_| CryptoError::UnknownAuditKey(u32::MAX))?;
         let key = self.provider.audit_key(version, AuditKeyKind::EventMac)?;
         let mut mac = Hmac::<Sha256>::new_from_slice(key.expose()).expect("HMAC accepts any key length");
@@ -53,13 +63,6 @@ impl EventMac {
         field(row.ip.as_deref().map(str::as_bytes));
         field(row.user_agent.as_deref().map(str::as_bytes));
         field(row.request_id.as_deref().map(str::as_bytes));
-        Ok(mac.finalize().into_bytes().into())
-    }
-
-    /// Constant-time comparison with the stored MAC. A row naming a key version that is not
-    /// loaded does not match.
-    pub fn matches(&self, row: &audit_event::Model) -> bool {
-        let Ok(expected) = self.compute(row) else { return false };
-        expected.len() == row.mac.len() && expected.iter().zip(&row.mac).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+        Ok(mac)
     }
 }

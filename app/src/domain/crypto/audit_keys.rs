@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::CryptoError;
-use super::keyring::KeyBytes;
+use super::keyring::{B64Secret, KeyBytes};
 
 /// Which of a version's three audit keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,7 +55,7 @@ pub(super) struct AuditKeyring {
     versions: BTreeMap<u32, AuditKeySet>,
 }
 
-/// The key file's `audit` section. Secrets are base64 strings.
+/// The key file's `audit` section. Secrets are base64 strings, wiped when dropped.
 #[derive(Serialize, Deserialize)]
 pub(super) struct AuditKeyFile {
     active_version: u32,
@@ -66,9 +66,9 @@ pub(super) struct AuditKeyFile {
 
 #[derive(Serialize, Deserialize)]
 struct AuditKeySetFile {
-    mac: String,
-    chain: String,
-    signing: String,
+    mac: B64Secret,
+    chain: B64Secret,
+    signing: B64Secret,
 }
 
 impl AuditKeyring {
@@ -95,9 +95,9 @@ impl AuditKeyring {
                 return Err(CryptoError::KeyMaterial("audit key version 0 is reserved for derived keys".to_owned()));
             }
             let keys = AuditKeySet {
-                mac: decode(*version, "mac", &set.mac)?,
-                chain: decode(*version, "chain", &set.chain)?,
-                signing: decode(*version, "signing", &set.signing)?,
+                mac: decode(*version, "mac", &set.mac.0)?,
+                chain: decode(*version, "chain", &set.chain.0)?,
+                signing: decode(*version, "signing", &set.signing.0)?,
             };
             versions.insert(*version, keys);
         }
@@ -117,9 +117,9 @@ impl AuditKeyring {
             .iter()
             .map(|(version, set)| {
                 let keys = AuditKeySetFile {
-                    mac: B64.encode(set.mac.expose()),
-                    chain: B64.encode(set.chain.expose()),
-                    signing: B64.encode(set.signing.expose()),
+                    mac: B64Secret::encode(&set.mac),
+                    chain: B64Secret::encode(&set.chain),
+                    signing: B64Secret::encode(&set.signing),
                 };
                 (*version, keys)
             })

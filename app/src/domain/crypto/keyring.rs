@@ -81,16 +81,37 @@ pub struct LocalKeyring {
     audit: AuditKeyring,
 }
 
-/// The key file's format. Secrets are base64 strings.
+/// The key file's format. Secrets are base64 strings, held in [`B64Secret`] so they are wiped.
 #[derive(Serialize, Deserialize)]
 struct KeyFile {
     kek_id: String,
     active_version: u32,
-    versions: BTreeMap<u32, String>,
-    hmac_root: String,
+    versions: BTreeMap<u32, B64Secret>,
+    hmac_root: B64Secret,
     /// Absent in key files written before the audit log had keys of its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     audit: Option<AuditKeyFile>,
+}
+
+/// A secret's base64 text in the key file, wiped from memory when dropped.
+pub(super) struct B64Secret(pub(super) Zeroizing<String>);
+
+impl B64Secret {
+    pub(super) fn encode(key: &KeyBytes) -> Self {
+        Self(Zeroizing::new(B64.encode(key.expose())))
+    }
+}
+
+impl Serialize for B64Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for B64Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(|text| Self(Zeroizing::new(text)))
+    }
 }
 
 impl LocalKeyring {
@@ -120,7 +141,7 @@ impl LocalKeyring {
         };
         let mut versions = BTreeMap::new();
         for (version, value) in &file.versions {
-            versions.insert(*version, decode(&format!("KEK version {version}"), value)?);
+            versions.insert(*version, decode(&format!("KEK version {version}"), &value.0)?);
         }
         if !versions.contains_key(&file.active_version) {
             return Err(CryptoError::KeyMaterial(format!(
@@ -135,7 +156,7 @@ impl LocalKeyring {
             kek_id: file.kek_id,
             active: file.active_version,
             versions,
-            hmac_root: decode("hmac_root", &file.hmac_root)?,
+            hmac_root: decode("hmac_root", &file.hmac_root.0)?,
             audit: match &file.audit {
                 Some(audit) => AuditKeyring::from_file(audit)?,
                 None => AuditKeyring::legacy(),
@@ -148,11 +169,17 @@ impl LocalKeyring {
         let file = KeyFile {
             kek_id: self.kek_id.clone(),
             active_version: self.active,
-            versions: self.versions.iter().map(|(v, k)| (*v, B64.encode(k.expose()))).collect(),
-            hmac_root: B64.encode(self.hmac_root.expose()),
+            versions: self.versions.iter().map(|(v, k)| (*v, B64Secret::encode(k))).collect(),
+            hmac_root: B64Secret::encode(&self.hmac_root),
             audit: Some(self.audit.to_file()),
         };
-        Zeroizing::new(serde_json::to_string_pretty(&file).unwrap_or_default())
+        // Written into a buffer large enough never to grow (a grown buffer would leave an
+        // unwiped copy behind), then moved, not copied, into the returned string.
+        let mut buffer = Zeroizing::new(Vec::with_capacity(16 * 1024));
+        if serde_json::to_writer_pretty(&mut *buffer, &file).is_err() {
+            return Zeroizing::new(String::new());
+        }
+        Zeroizing::new(String::from_utf8(std::mem::take(&mut *buffer)).unwrap_or_default())
     }
 
     /// Adds a fresh KEK version and makes it the active one; older versions still unwrap.

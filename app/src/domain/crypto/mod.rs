@@ -14,7 +14,7 @@ mod keyring;
 mod sealed;
 
 pub use audit_keys::AuditKeyKind;
-pub use blind_index::{BlindIndexer, normalize_digits, normalize_text};
+pub use blind_index::{BlindIndexer, normalize_digits, normalize_phone, normalize_text};
 pub use data_keys::DataKeys;
 pub use keyring::{KekProvider, KeyBytes, LocalKeyring, WrappedKey};
 pub use sealed::{DataKey, FieldRef, Sealed};

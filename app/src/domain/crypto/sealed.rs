@@ -4,13 +4,18 @@
 //! [format version: 1 byte = 1][data key id: 16 bytes][nonce: 12 bytes][ciphertext || tag: n + 16]
 //! ```
 //! The associated data binds the value to its table, column and row, and to the header itself,
-//! so a value copied to another row, column or patient fails to open.
+//! so a value copied to another row, column or patient fails to open. A value whose readers are
+//! decided by clear columns of its row (a note's `released` flag, a thread's patient) is also
+//! bound to those columns ([`FieldRef::bind`]): changing one by SQL makes the value fail to open
+//! instead of opening for someone else. Bound values use a distinct associated-data prefix, so a
+//! value sealed without bindings never opens where bindings are expected (old rows fail closed).
 
 use std::fmt;
 
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
 use sea_orm::DeriveValueType;
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
@@ -47,26 +52,61 @@ impl Sealed {
     }
 }
 
+// Only the 32 key bytes live as long as a data key (in `KeyBytes`, wiped on drop). The cipher is
+// expanded for each seal or open and dropped at once: its AES key schedule is wiped on drop by
+// the `zeroize` feature of `aes` (named in the workspace manifest; aes-gcm 0.10's own `zeroize`
+// feature does not enable it), and `ghash`'s wipes its key temporaries. polyval 0.6's
+// CPU-detecting backend keeps no drop hook, so the GHASH key of one operation is not wiped; it
+// lives for that one operation only. This fails to compile if a manifest change drops the feature.
+const _: () = {
+    const fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+    wiped_on_drop::<aes::Aes256>();
+};
+
 /// Where a value lives. Part of the associated data of every sealed value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FieldRef {
     pub table: &'static str,
     pub column: &'static str,
     pub row_id: Uuid,
+    /// A digest of the clear columns bound with [`FieldRef::bind`], if any.
+    bound: Option<[u8; 32]>,
 }
 
 impl FieldRef {
     pub fn new(table: &'static str, column: &'static str, row_id: Uuid) -> Self {
-        Self { table, column, row_id }
+        Self { table, column, row_id, bound: None }
+    }
+
+    /// Binds one clear column of the row that decides who may read this value (or what it
+    /// claims to be): the value then opens only while that column holds what it held when the
+    /// value was sealed. Chain one call per column, in a fixed order.
+    pub fn bind(self, column: &str, value: impl AsRef<[u8]>) -> Self {
+        let mut digest = Sha256::new();
+        digest.update(b"clinic/bound-column/v1\0");
+        if let Some(earlier) = self.bound {
+            digest.update(earlier);
+        }
+        for part in [column.as_bytes(), value.as_ref()] {
+            digest.update((part.len() as u64).to_be_bytes());
+            digest.update(part);
+        }
+        Self { bound: Some(digest.finalize().into()), ..self }
     }
 
     fn aad(&self, header: &[u8]) -> Vec<u8> {
-        let mut aad = b"clinic/field/v1\0".to_vec();
+        let mut aad = match self.bound {
+            None => b"clinic/field/v1\0".to_vec(),
+            Some(_) => b"clinic/field/v2\0".to_vec(),
+        };
         aad.extend_from_slice(self.table.as_bytes());
         aad.push(0);
         aad.extend_from_slice(self.column.as_bytes());
         aad.push(0);
         aad.extend_from_slice(self.row_id.as_bytes());
+        if let Some(bound) = &self.bound {
+            aad.extend_from_slice(bound);
+        }
         aad.extend_from_slice(header);
         aad
     }
@@ -78,10 +118,10 @@ impl fmt::Display for FieldRef {
     }
 }
 
-/// One patient's unwrapped data key. The AES key schedule is zeroized on drop.
+/// One patient's unwrapped data key, wiped on drop (see the note on the cipher above).
 pub struct DataKey {
     id: Uuid,
-    cipher: Aes256Gcm,
+    key: KeyBytes,
 }
 
 impl fmt::Debug for DataKey {
@@ -92,7 +132,12 @@ impl fmt::Debug for DataKey {
 
 impl DataKey {
     pub fn new(id: Uuid, key: &KeyBytes) -> Self {
-        Self { id, cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key.expose())) }
+        Self { id, key: key.clone() }
+    }
+
+    /// The expanded cipher for one operation; dropped (and its key schedule wiped) right after.
+    fn cipher(&self) -> Aes256Gcm {
+        Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(self.key.expose()))
     }
 
     pub fn id(&self) -> Uuid {
@@ -106,7 +151,7 @@ impl DataKey {
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
         let aad = field.aad(&out[..HEADER_LEN]);
         let ciphertext = self
-            .cipher
+            .cipher()
             .encrypt(&nonce, Payload { msg: plaintext, aad: &aad })
             .map_err(|_| CryptoError::Authentication(field.to_string()))?;
         out.extend_from_slice(&nonce);
@@ -126,7 +171,7 @@ impl DataKey {
         let (header, rest) = sealed.0.split_at(HEADER_LEN);
         let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
         let aad = field.aad(header);
-        self.cipher
+        self.cipher()
             .decrypt(Nonce::from_slice(nonce), Payload { msg: ciphertext, aad: &aad })
             .map(Zeroizing::new)
             .map_err(|_| CryptoError::Authentication(field.to_string()))
@@ -191,6 +236,39 @@ mod tests {
         for moved in [other_row, other_column, other_table] {
             assert!(matches!(key.open(moved, &sealed), Err(CryptoError::Authentication(_))));
         }
+    }
+
+    #[test]
+    fn a_bound_value_opens_only_while_its_bound_columns_are_unchanged() {
+        let (key, field) = (key(), field());
+        let released = field.bind("kind", "note").bind("released", "t");
+        let sealed = key.seal_str(released, "A note").unwrap();
+        assert_eq!(key.open_string(released, &sealed).unwrap(), "A note");
+        let flipped = field.bind("kind", "note").bind("released", "f");
+        let other_kind = field.bind("kind", "vital").bind("released", "t");
+        // Name/value boundaries count: "kind"+"note" is not "kin"+"dnote".
+        let shifted = field.bind("kin", "dnote").bind("released", "t");
+        let reordered = field.bind("released", "t").bind("kind", "note");
+        for wrong in [flipped, other_kind, shifted, reordered, field.bind("kind", "note"), field] {
+            assert!(matches!(key.open(wrong, &sealed), Err(CryptoError::Authentication(_))));
+        }
+    }
+
+    #[test]
+    fn a_value_sealed_without_bindings_does_not_open_where_bindings_are_expected() {
+        let (key, field) = (key(), field());
+        let old = key.seal_str(field, "sealed before bindings").unwrap();
+        assert!(matches!(key.open(field.bind("released", "t"), &old), Err(CryptoError::Authentication(_))));
+    }
+
+    #[test]
+    fn the_aes_key_schedule_and_the_key_bytes_are_wiped_on_drop() {
+        // The same fact as the compile-time check above, reported by name when run as a test.
+        fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() -> bool {
+            true
+        }
+        assert!(wiped_on_drop::<aes::Aes256>());
+        assert!(wiped_on_drop::<zeroize::Zeroizing<[u8; 32]>>());
     }
 
     #[test]
