@@ -251,10 +251,11 @@ async fn after_keys_rotate_audit_old_and_new_rows_and_checkpoints_verify() {
 async fn migrate_as_the_owner_leaves_the_app_role_unable_to_delete_audit_rows_on_postgres() {
     let test = TestDb::new_postgres_unmigrated().await;
     let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys.json");
     let env = [
         ("APP_DATABASE__URL", test.url.as_str()),
         ("APP_DATABASE__MIGRATION_URL", test.owner_url.as_str()),
-        ("APP_KEYS__FILE", dir.path().join("keys.json").to_str().unwrap()),
+        ("APP_KEYS__FILE", keys.to_str().unwrap()),
         ("APP_KEYS__GENERATE_IF_MISSING", "true"),
     ];
     let migrated = run_binary(&["migrate"], &env);
