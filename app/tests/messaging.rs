@@ -360,3 +360,32 @@ on_both_backends!(
         );
     }
 );
+
+on_both_backends!(a_thread_moved_to_another_patient_by_sql_shows_that_patient_nothing_of_it, |backend| async move {
+    let test = TestDb::new(backend).await;
+    let (services, _, _) = test.services();
+    let first = clinic(&services, "M8").await;
+    let second = clinic(&services, "M9").await;
+    let (thread, _) = services
+        .messages
+        .start_thread(&first.own, first.patient, "Subject-Wandering-Heron", "Hello.", vec![])
+        .await
+        .unwrap();
+
+    // An insider re-points the thread at the other patient, leaving its sealed subject as it was.
+    message_thread::Entity::update_many()
+        .col_expr(message_thread::Column::PatientId, sea_orm::sea_query::Expr::value(second.patient.0))
+        .filter(message_thread::Column::Id.eq(thread))
+        .exec(&test.db)
+        .await
+        .unwrap();
+    let listed = services.messages.threads_for_patient(&second.own, second.patient).await;
+
+    match listed {
+        Err(Error::Internal(err)) => assert!(!format!("{err:#}").contains("Wandering")),
+        Ok(threads) => {
+            panic!("the other patient was shown {:?}", threads.iter().map(|t| &t.subject).collect::<Vec<_>>())
+        }
+        Err(other) => panic!("expected an integrity error, got {other:?}"),
+    }
+});

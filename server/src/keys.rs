@@ -54,12 +54,15 @@ pub fn load(settings: &Settings) -> Result<LocalKeyring, KeyLoadError> {
 }
 
 /// Writes the key file readable by its owner only. The file is created with mode 0600 from the
-/// start, so the secret is never on disk with wider permissions.
+/// start, so the secret is never on disk with wider permissions. It is written to a temporary
+/// file, synced, renamed over the old one, and then the directory is synced: only when this
+/// returns is the new file the one a crash leaves behind, so a caller may then re-wrap data keys
+/// under a KEK version that exists nowhere else (a crash between rename and directory sync could
+/// otherwise bring back the old file, without that version, and leave those keys unreadable).
 pub fn write_key_file(path: &Path, ring: &LocalKeyring) -> Result<(), KeyLoadError> {
     let fail = |source| KeyLoadError::Write { path: path.display().to_string(), source };
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(parent).map_err(fail)?;
-    }
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    fs::create_dir_all(parent).map_err(fail)?;
     let tmp = path.with_extension("tmp");
     let mut options = fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
@@ -69,6 +72,16 @@ pub fn write_key_file(path: &Path, ring: &LocalKeyring) -> Result<(), KeyLoadErr
     file.write_all(ring.to_json().as_bytes()).map_err(fail)?;
     file.sync_all().map_err(fail)?;
     fs::rename(&tmp, path).map_err(fail)?;
+    sync_dir(parent).map_err(fail)
+}
+
+/// Makes a rename in `dir` durable (POSIX: fsync of the directory). Other platforms do not
+/// expose directory handles this way; there the rename is as durable as the platform makes it.
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    fs::File::open(dir)?.sync_all()?;
+    #[cfg(not(unix))]
+    let _ = dir;
     Ok(())
 }
 
@@ -162,5 +175,35 @@ impl KekProvider for ReloadingKeyring {
             Err(CryptoError::UnknownAuditKey(_)) if self.reload() => self.read().audit_key(version, kind),
             other => other,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // Test code: a failed step should stop the test where it failed.
+    use super::*;
+
+    #[test]
+    fn a_rewritten_key_file_holds_the_new_version_leaves_no_temporary_file_and_stays_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys").join("master.json");
+        let mut ring = LocalKeyring::generate("test");
+        write_key_file(&path, &ring).unwrap();
+        ring.add_version();
+
+        write_key_file(&path, &ring).unwrap();
+
+        let text = zeroize::Zeroizing::new(fs::read_to_string(&path).unwrap());
+        assert_eq!(LocalKeyring::from_json(&text).unwrap().versions(), vec![1, 2]);
+        assert_eq!(fs::read_dir(path.parent().unwrap()).unwrap().count(), 1);
+        check_permissions(&path).unwrap();
+    }
+
+    #[test]
+    fn syncing_a_directory_that_is_gone_is_an_error_not_silence() {
+        let dir = tempfile::tempdir().unwrap();
+        let gone = dir.path().join("gone");
+        assert!(sync_dir(dir.path()).is_ok());
+        assert_eq!(sync_dir(&gone).unwrap_err().kind(), std::io::ErrorKind::NotFound);
     }
 }

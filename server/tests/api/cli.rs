@@ -75,3 +75,29 @@ async fn audit_verify_passes_an_intact_log_and_names_the_first_changed_row() {
     assert_eq!(tampered.status.code(), Some(1));
     assert!(text(&tampered.stdout).contains("AUDIT LOG TAMPERED: audit row seq 4"), "{}", text(&tampered.stdout));
 }
+
+#[test]
+fn keys_rotate_writes_the_new_version_durably_then_rewraps_every_data_key_under_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/rotate.db?mode=rwc", dir.path().display());
+    let keys = dir.path().join("keys").join("master.json");
+    let env = [
+        ("APP_DATABASE__URL", url.as_str()),
+        ("APP_KEYS__FILE", keys.to_str().unwrap()),
+        ("APP_KEYS__GENERATE_IF_MISSING", "true"),
+    ];
+    assert!(run_binary(&["seed", "--patients", "3", "--demographics-only"], &env).status.success());
+
+    let rotated = run_binary(&["keys", "rotate"], &env);
+
+    let stdout = text(&rotated.stdout);
+    assert!(rotated.status.success(), "{}", text(&rotated.stderr));
+    let announced = stdout.find("KEK version 2 is now active").expect("the new version is announced");
+    let rewrapped = stdout.find("re-wrapped 3 data keys").expect("every patient's data key is re-wrapped");
+    assert!(announced < rewrapped, "the key file is in place before any data key is re-wrapped: {stdout}");
+    assert!(stdout.contains("local-master version 2: 3 data keys"), "{stdout}");
+    // Only the key file is left in its directory (the temporary file was renamed), owner-only.
+    let names: Vec<_> = std::fs::read_dir(keys.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, [std::ffi::OsString::from("master.json")]);
+    assert_eq!(std::fs::metadata(&keys).unwrap().permissions().mode() & 0o777, 0o600);
+}
