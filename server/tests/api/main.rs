@@ -2,11 +2,14 @@
 
 #![allow(clippy::unwrap_used)] // Test code: a failed step should stop the test where it failed.
 
+mod anonymous;
 mod auth;
 mod cli;
+mod client_address;
 mod headers;
 mod health;
 mod helpers;
+mod lockout;
 mod logs;
 mod matrix;
 mod messages;
@@ -14,4 +17,5 @@ mod pages;
 mod records;
 mod schedule;
 mod sessions;
+mod soft_passkey;
 mod video;
