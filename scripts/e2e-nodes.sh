@@ -33,7 +33,9 @@ export APP_AUDIT__CHECKPOINT_FILE="$data/audit-checkpoints.log"
 export APP_SERVER__PUBLIC_URL="http://localhost:$port_a"
 "$SERVER_BIN" admin bootstrap --name "E2E Admin" --link-file "$data/admin-link"
 "$SERVER_BIN" seed --patients 10 --mrn-prefix E2E --link-dir "${E2E_LINK_DIR:-$data/links}"
-APP_SERVER__PORT="$port_b" "$SERVER_BIN" serve &
+# Each node is reached at its own port here, so each names that port as its public URL (server
+# functions accept only the public origin); behind a load balancer both would share one.
+APP_SERVER__PORT="$port_b" APP_SERVER__PUBLIC_URL="http://localhost:$port_b" "$SERVER_BIN" serve &
 node_b=$!
 for _ in $(seq 1 60); do
   curl -fsS "http://127.0.0.1:$port_b/readyz" >/dev/null 2>&1 && break

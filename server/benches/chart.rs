@@ -95,10 +95,13 @@ async fn seed(backend: Backend, services: &Services, count: u64, tag: &str) -> R
 
 async fn chart_load(backend: Backend, count: u64, seconds: u64, smoke: bool) -> Result<()> {
     let test = TestDb::new(backend).await;
-    let settings = bench_settings(&test.url);
+    let mut settings = bench_settings(&test.url);
+    // Server functions accept only the public origin: the bench's address is that URL.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = format!("http://localhost:{}", listener.local_addr()?.port());
+    settings.server.public_url = address.clone();
     let services = startup::services(&settings, std::sync::Arc::new(app::domain::clock::SystemClock)).await?;
-    let application = Application::with_services(&settings, services.clone()).await?;
-    let address = format!("http://127.0.0.1:{}", application.port());
+    let application = Application::with_listener(&settings, services.clone(), listener).await?;
     tokio::spawn(application.run_until_stopped());
 
     let started = Instant::now();

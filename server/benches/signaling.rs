@@ -115,9 +115,14 @@ async fn run(label: &str, backend: Backend, two_nodes: bool, sequential: usize, 
     Ok(())
 }
 
+/// Serves one node at an address of its own, which is its public URL (the only origin its
+/// server functions accept).
 async fn serve(settings: &server::config::Settings, services: Services) -> Result<String> {
-    let application = Application::with_services(settings, services).await?;
-    let address = format!("http://127.0.0.1:{}", application.port());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = format!("http://localhost:{}", listener.local_addr()?.port());
+    let mut settings = settings.clone();
+    settings.server.public_url = address.clone();
+    let application = Application::with_listener(&settings, services, listener).await?;
     tokio::spawn(application.run_until_stopped());
     Ok(address)
 }

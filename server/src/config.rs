@@ -182,8 +182,36 @@ pub struct ServerSettings {
     pub port: u16,
     pub tls: bool,
     pub site_root: String,
-    /// Where people reach the app; its host is the WebAuthn relying party id.
+    /// Where people reach the app; its host is the WebAuthn relying party id, and its scheme,
+    /// host and port are the only origin server functions accept.
     pub public_url: String,
+    /// Reverse proxies (CIDRs) whose forwarding header names the client. Empty: every request
+    /// is attributed to its TCP peer and forwarding headers are ignored.
+    /// A list in a file; in `APP_SERVER__TRUSTED_PROXIES`, comma-separated.
+    #[serde(default, deserialize_with = "list_or_commas")]
+    pub trusted_proxies: Vec<String>,
+    /// The header those proxies append to: `x-forwarded-for` or `forwarded` (RFC 7239).
+    #[serde(default = "default_forwarded_header")]
+    pub forwarded_header: String,
+}
+
+fn list_or_commas<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrCommas {
+        List(Vec<String>),
+        Commas(String),
+    }
+    Ok(match ListOrCommas::deserialize(deserializer)? {
+        ListOrCommas::List(list) => list,
+        ListOrCommas::Commas(text) => {
+            text.split(',').map(str::trim).filter(|entry| !entry.is_empty()).map(str::to_owned).collect()
+        }
+    })
+}
+
+fn default_forwarded_header() -> String {
+    "x-forwarded-for".to_owned()
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -220,6 +248,17 @@ pub struct AuthSettings {
     /// How long a break-glass declaration opens a chart.
     #[serde(default = "default_break_glass_minutes")]
     pub break_glass_minutes: i64,
+    /// Sign-in and enrollment challenges (each a session row) per client address and minute.
+    #[serde(default = "default_anonymous_challenges")]
+    pub anonymous_challenges_per_minute: i64,
+}
+
+fn default_anonymous_challenges() -> i64 {
+    app::domain::anonymous::SESSIONS_PER_WINDOW
+}
+
+fn default_anonymous_rows() -> i64 {
+    app::domain::anonymous::AUDITED_PER_WINDOW
 }
 
 fn default_break_glass_minutes() -> i64 {
@@ -241,6 +280,10 @@ pub struct AuditSettings {
     /// A chainer failing for longer than this makes `/readyz` report it.
     #[serde(default = "default_chainer_grace")]
     pub chainer_failure_grace_seconds: u64,
+    /// Refused anonymous calls recorded one row each, per client address and minute; the rest
+    /// of that minute are one summary row with their count.
+    #[serde(default = "default_anonymous_rows")]
+    pub anonymous_rows_per_minute: i64,
 }
 
 fn default_checkpoint_interval() -> u64 {
@@ -288,12 +331,15 @@ impl Settings {
                 tls: false,
                 site_root: "target/site".into(),
                 public_url: "http://localhost:3000".into(),
+                trusted_proxies: Vec::new(),
+                forwarded_header: default_forwarded_header(),
             },
             auth: AuthSettings {
                 idle_timeout_minutes: 15,
                 absolute_timeout_hours: 12,
                 enrollment_ttl_hours: 72,
                 break_glass_minutes: 60,
+                anonymous_challenges_per_minute: default_anonymous_challenges(),
             },
             database: DatabaseSettings { url: SecretString::from(database_url.to_owned()), migration_url: None },
             keys: KeySettings {
@@ -309,6 +355,7 @@ impl Settings {
                 checkpoint_file: None,
                 checkpoint_syslog: None,
                 chainer_failure_grace_seconds: 300,
+                anonymous_rows_per_minute: default_anonymous_rows(),
             },
             log: LogSettings { filter: "info".into() },
             clinic: ClinicSettings::default(),
@@ -348,6 +395,8 @@ impl Settings {
         if self.auth.idle_timeout_minutes <= 0 || self.auth.absolute_timeout_hours <= 0 {
             return Err(ConfigError::Invalid("auth timeouts must be above 0".to_owned()));
         }
+        self.trusted_proxies()?;
+        self.anonymous_limits()?;
         if self.audit.chain_interval_ms == 0 {
             return Err(ConfigError::Invalid("audit.chain_interval_ms must be above 0".to_owned()));
         }
@@ -380,6 +429,31 @@ impl Settings {
             .map_err(|_| ConfigError::Invalid("server.public_url is not a URL".to_owned()))
     }
 
+    /// The proxies whose forwarding header is believed, parsed.
+    pub fn trusted_proxies(&self) -> Result<app::domain::client_address::TrustedProxies, ConfigError> {
+        use app::domain::client_address::{ForwardedHeader, TrustedProxies};
+        let header = ForwardedHeader::parse(&self.server.forwarded_header).ok_or_else(|| {
+            ConfigError::Invalid("server.forwarded_header must be x-forwarded-for or forwarded".to_owned())
+        })?;
+        TrustedProxies::parse(&self.server.trusted_proxies, header).map_err(ConfigError::Invalid)
+    }
+
+    /// What anonymous calls may cost per client address and minute.
+    pub fn anonymous_limits(&self) -> Result<app::domain::anonymous::Limits, ConfigError> {
+        let (audited, sessions) = (self.audit.anonymous_rows_per_minute, self.auth.anonymous_challenges_per_minute);
+        if !(1..=100_000).contains(&audited) {
+            return Err(ConfigError::Invalid(
+                "audit.anonymous_rows_per_minute must be between 1 and 100000".to_owned(),
+            ));
+        }
+        if !(1..=100_000).contains(&sessions) {
+            return Err(ConfigError::Invalid(
+                "auth.anonymous_challenges_per_minute must be between 1 and 100000".to_owned(),
+            ));
+        }
+        Ok(app::domain::anonymous::Limits { audited, sessions })
+    }
+
     pub fn session_policy(&self) -> app::domain::state::SessionPolicy {
         app::domain::state::SessionPolicy {
             idle: chrono::Duration::minutes(self.auth.idle_timeout_minutes),
@@ -402,6 +476,49 @@ mod tests {
     #![allow(clippy::unwrap_used)] // Test code: a failed step should stop the test where it failed.
 
     use super::*;
+
+    #[test]
+    fn trusted_proxies_refuse_a_bad_network_and_an_unknown_header_by_name() {
+        let mut settings = Settings::ephemeral("sqlite::memory:");
+        assert!(settings.trusted_proxies().is_ok(), "none by default");
+        settings.server.trusted_proxies = vec!["10.0.0.0/8".into(), "10.0.0.0/33".into()];
+        assert_eq!(
+            settings.trusted_proxies().unwrap_err().to_string(),
+            "server.trusted_proxies[1] is not a CIDR such as 10.0.0.0/8"
+        );
+        settings.server.trusted_proxies = vec!["127.0.0.1/32".into()];
+        settings.server.forwarded_header = "x-real-ip".into();
+        assert_eq!(
+            settings.trusted_proxies().unwrap_err().to_string(),
+            "server.forwarded_header must be x-forwarded-for or forwarded"
+        );
+    }
+
+    #[test]
+    fn trusted_proxies_come_as_a_list_or_as_one_comma_separated_variable() {
+        let server = |proxies: serde_json::Value| {
+            serde_json::from_value::<ServerSettings>(serde_json::json!({
+                "host": "127.0.0.1", "port": 3000, "tls": false, "site_root": "target/site",
+                "public_url": "http://localhost:3000", "trusted_proxies": proxies
+            }))
+            .unwrap()
+            .trusted_proxies
+        };
+        assert_eq!(server(serde_json::json!(["10.0.0.0/8"])), ["10.0.0.0/8"]);
+        assert_eq!(server(serde_json::json!("10.0.0.0/8, 192.0.2.1")), ["10.0.0.0/8", "192.0.2.1"]);
+        assert!(server(serde_json::json!("")).is_empty());
+    }
+
+    #[test]
+    fn anonymous_budgets_must_be_positive_and_bounded() {
+        let mut settings = Settings::ephemeral("sqlite::memory:");
+        assert_eq!(settings.anonymous_limits().unwrap(), app::domain::anonymous::Limits { audited: 20, sessions: 30 });
+        settings.audit.anonymous_rows_per_minute = 0;
+        assert_eq!(
+            settings.anonymous_limits().unwrap_err().to_string(),
+            "audit.anonymous_rows_per_minute must be between 1 and 100000"
+        );
+    }
 
     #[test]
     fn video_settings_refuse_turn_without_a_secret_and_urls_of_the_wrong_scheme() {

@@ -57,10 +57,27 @@ pub async fn security_headers(State(policy): State<HeaderPolicy>, mut request: R
     response
 }
 
-/// Server functions accept only same-origin requests: the `Origin` header must name this
-/// server (as the request reached it, or its configured public URL), or, without an `Origin`,
-/// the browser must say `Sec-Fetch-Site: same-origin`. SameSite=Strict cookies already keep
-/// other sites' requests unauthenticated; this refuses them outright.
+/// Attributes each request to its real client (see `app::domain::client_address`): the TCP
+/// peer, or, when that peer is a trusted proxy, the rightmost untrusted hop of the configured
+/// forwarding header. The audit context and the per-address limits read the result.
+pub async fn client_address(
+    State(proxies): State<std::sync::Arc<app::domain::client_address::TrustedProxies>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let peer = request.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|info| info.0);
+    if let Some(peer) = peer {
+        let client = proxies.client(peer.ip(), request.headers());
+        request.extensions_mut().insert(app::domain::client_address::ClientAddress(client));
+    }
+    next.run(request).await
+}
+
+/// Server functions accept only same-origin requests: the `Origin` header must have the scheme,
+/// host and port of the configured public URL (never the request's own `Host`, which the client
+/// writes), or, without an `Origin`, the browser must say `Sec-Fetch-Site: same-origin`.
+/// SameSite=Strict cookies already keep other sites' requests unauthenticated; this refuses
+/// them outright.
 pub async fn same_origin_only(
     State(allowed): State<std::sync::Arc<AllowedOrigin>>,
     request: Request,
@@ -73,18 +90,16 @@ pub async fn same_origin_only(
     next.run(request).await
 }
 
-/// The configured public origin, e.g. `https://clinic.example.org`.
+/// The configured public origin, e.g. `https://clinic.example.org` (port 443 implied).
 #[derive(Clone, Debug)]
-pub struct AllowedOrigin(pub String);
+pub struct AllowedOrigin(pub url::Origin);
 
 fn is_same_origin(request: &Request, allowed: &AllowedOrigin) -> bool {
     let headers = request.headers();
     match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-        Some(origin) => {
-            let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
-            let reached = origin.split_once("://").map(|(_, authority)| authority) == Some(host);
-            reached || origin == allowed.0
-        }
+        // Parsed, so `https://clinic.example.org:443` and `https://clinic.example.org` are one
+        // origin; an opaque origin (`null`) never matches.
+        Some(origin) => url::Url::parse(origin).is_ok_and(|url| url.origin().is_tuple() && url.origin() == allowed.0),
         None => headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) == Some("same-origin"),
     }
 }

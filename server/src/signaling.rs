@@ -58,18 +58,20 @@ pub async fn connect(
     Path(appointment): Path<String>,
     Query(resume): Query<Resume>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    client: Option<axum::Extension<app::domain::client_address::ClientAddress>>,
     headers: HeaderMap,
     session: Session,
     ws: WebSocketUpgrade,
 ) -> Response {
     let header =
         |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(|v| v.chars().take(512).collect::<String>());
+    let ip = client.map_or(addr.ip(), |axum::Extension(client)| client.0).to_string();
     let context = |actor: Actor| AuditContext {
         actor,
         purpose: Purpose::Treatment,
         justification: None,
         request_id: header("x-request-id"),
-        ip: Some(addr.ip().to_string()),
+        ip: Some(ip.clone()),
         user_agent: header("user-agent"),
     };
     let user = match app::api::context::current_user(&services, &session).await {
@@ -112,7 +114,7 @@ async fn refuse_anonymous(services: &Services, ctx: &AuditContext) -> Result<(),
         outcome: Outcome::Denied,
         rule: Some("not-signed-in".to_owned()),
     };
-    services.audit.record(&services.db, ctx, entry).await
+    services.anonymous.record_refusal(ctx, entry).await
 }
 
 fn failure(err: Error) -> Response {

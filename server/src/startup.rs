@@ -20,7 +20,9 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::config::Settings;
-use crate::middleware::{AllowedOrigin, HeaderPolicy, message_body_limit, same_origin_only, security_headers};
+use crate::middleware::{
+    AllowedOrigin, HeaderPolicy, client_address, message_body_limit, same_origin_only, security_headers,
+};
 use crate::{health, keys};
 
 /// A connected, migrated database and the domain services on top of it.
@@ -53,6 +55,7 @@ pub async fn services(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Res
     services.video.ice = settings.video.domain()?;
     let grace = i64::try_from(settings.audit.chainer_failure_grace_seconds).unwrap_or(i64::MAX);
     services.chainer.set_failure_grace(chrono::Duration::seconds(grace));
+    services.anonymous = services.anonymous.clone().with_limits(settings.anonymous_limits()?);
     Ok(services)
 }
 
@@ -108,7 +111,12 @@ fn session_layer(
         .with_expiry(tower_sessions::Expiry::OnInactivity(time::Duration::seconds(idle)))
 }
 
-pub fn router(state: AppState, policy: HeaderPolicy, origin: AllowedOrigin) -> Router {
+pub fn router(
+    state: AppState,
+    policy: HeaderPolicy,
+    origin: AllowedOrigin,
+    proxies: app::domain::client_address::TrustedProxies,
+) -> Router {
     let routes = generate_route_list(App);
     let services = state.services.clone();
     let sessions = session_layer(&services, policy);
@@ -141,6 +149,7 @@ pub fn router(state: AppState, policy: HeaderPolicy, origin: AllowedOrigin) -> R
                 .layer(axum::middleware::from_fn_with_state(std::sync::Arc::new(origin), same_origin_only)),
         )
         .layer(axum::middleware::from_fn_with_state(policy, security_headers))
+        .layer(axum::middleware::from_fn_with_state(std::sync::Arc::new(proxies), client_address))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request<_>| {
@@ -215,12 +224,32 @@ pub async fn write_checkpoint(
     Ok(checkpoint)
 }
 
+/// Writes the summary rows of closed anonymous-budget windows (addresses that did not come
+/// back to trigger it) and drops old counters. Every node runs it; each summary is claimed once.
+fn spawn_budget_sweep(services: &Services) -> tokio::task::JoinHandle<()> {
+    let budget = services.anonymous.clone();
+    let every = Duration::from_secs(app::domain::anonymous::WINDOW_SECONDS.unsigned_abs() / 2);
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            match budget.sweep().await {
+                Ok(0) => {}
+                Ok(written) => tracing::info!(written, "anonymous call summaries written"),
+                Err(err) => tracing::error!(error = %err, "anonymous budget sweep failed; will retry"),
+            }
+        }
+    })
+}
+
 /// A running server: its bound port and the future that serves it.
 pub struct Application {
     port: u16,
     listener: TcpListener,
     router: Router,
     chainer: tokio::task::JoinHandle<()>,
+    budget: tokio::task::JoinHandle<()>,
     reminders: Option<tokio::task::JoinHandle<()>>,
     signaling: Option<tokio::task::JoinHandle<()>>,
 }
@@ -234,15 +263,22 @@ impl Application {
 
     pub async fn with_services(settings: &Settings, services: Services) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(settings.address()).await?;
+        Self::with_listener(settings, services, listener).await
+    }
+
+    /// Serves on a listener the caller has bound already (tests that need the port first).
+    pub async fn with_listener(settings: &Settings, services: Services, listener: TcpListener) -> anyhow::Result<Self> {
+        let proxies = settings.trusted_proxies()?;
         let port = listener.local_addr()?.port();
         let chainer = spawn_audit_chainer(settings, &services)?;
+        let budget = spawn_budget_sweep(&services);
         let reminders = if settings.reminders.enabled { Some(spawn_reminders(settings, &services)?) } else { None };
         // On PostgreSQL, signals written by other nodes wake this node's video connections.
         let signaling = services.video.hub.spawn_listener(&services.db);
         let state = AppState { leptos_options: leptos_options(settings), services };
-        let origin = AllowedOrigin(settings.public_url()?.origin().ascii_serialization());
-        let router = router(state, HeaderPolicy { tls: settings.server.tls }, origin);
-        Ok(Self { port, listener, router, chainer, reminders, signaling })
+        let origin = AllowedOrigin(settings.public_url()?.origin());
+        let router = router(state, HeaderPolicy { tls: settings.server.tls }, origin, proxies);
+        Ok(Self { port, listener, router, chainer, budget, reminders, signaling })
     }
 
     pub fn port(&self) -> u16 {
@@ -253,6 +289,7 @@ impl Application {
         let service = self.router.into_make_service_with_connect_info::<std::net::SocketAddr>();
         let result = axum::serve(self.listener, service).with_graceful_shutdown(shutdown_signal()).await;
         self.chainer.abort();
+        self.budget.abort();
         for task in [self.reminders, self.signaling].into_iter().flatten() {
             task.abort();
         }

@@ -55,12 +55,29 @@ mod server {
     }
 }
 
+/// An anonymous call that is about to write a session row (a challenge) spends the address's
+/// session budget; past it: 429 and no row.
+#[cfg(feature = "ssr")]
+async fn admit_session(
+    services: &crate::domain::state::Services,
+    ctx: &crate::domain::audit::AuditContext,
+) -> Result<(), AppError> {
+    if services.anonymous.admit_session(ctx).await? {
+        return Ok(());
+    }
+    tracing::warn!("anonymous session budget of an address spent; challenge refused");
+    super::context::set_status(http::StatusCode::TOO_MANY_REQUESTS);
+    Err(AppError::TooManyRequests)
+}
+
 /// Step one of enrollment: the invitee's link is checked and a registration challenge issued.
 #[server(endpoint = "auth/start_enrollment", prefix = "/api", input = Json)]
 pub async fn start_enrollment(token: String) -> Result<CreationChallengeResponse, AppError> {
     use super::context::{anonymous_context, internal, services, session};
     let (services, session) = (services()?, session().await?);
-    let user = services.users.enrollment_user(&anonymous_context(), &token).await?;
+    let ctx = anonymous_context();
+    admit_session(&services, &ctx).await?;
+    let user = services.users.enrollment_user(&ctx, &token).await?;
     let existing = services.passkeys.credential_ids(&services.db, user.id).await?;
     let (challenge, state) = services.passkeys.start_registration(&user, existing)?;
     session.insert(server::ENROLL_STATE, server::EnrollState { user_id: user.id.0, state }).await.map_err(internal)?;
@@ -79,11 +96,11 @@ pub async fn finish_enrollment(
     let name = crate::domain::users::validate_device_name(&device_name)?;
     // Single use: the state leaves the session whatever happens next.
     let pending = session.remove::<server::EnrollState>(server::ENROLL_STATE).await.map_err(internal)?;
-    // Persisted now, before anything can fail: a failed answer must not leave the challenge usable.
-    session.save().await.map_err(internal)?;
     let Some(pending) = pending else {
         return Err(crate::domain::Error::validation("passkey", "this setup expired; please start again").into());
     };
+    // Persisted now, before anything can fail: a failed answer must not leave the challenge usable.
+    session.save().await.map_err(internal)?;
     let ctx = anonymous_context();
     let user = services.users.enrollment_user(&ctx, &token).await?;
     if user.id.0 != pending.user_id {
@@ -97,8 +114,9 @@ pub async fn finish_enrollment(
 /// Step one of sign-in: a challenge with no user name; the device offers its passkeys.
 #[server(endpoint = "auth/start_sign_in", prefix = "/api", input = Json)]
 pub async fn start_sign_in() -> Result<RequestChallengeResponse, AppError> {
-    use super::context::{internal, services, session};
+    use super::context::{anonymous_context, internal, services, session};
     let (services, session) = (services()?, session().await?);
+    admit_session(&services, &anonymous_context()).await?;
     let (challenge, state) = services.passkeys.start_sign_in()?;
     session.insert(server::SIGN_IN_STATE, server::SignInState { state }).await.map_err(internal)?;
     Ok(challenge)
@@ -125,19 +143,16 @@ pub async fn finish_sign_in(credential: PublicKeyCredential) -> Result<SessionIn
         None => false,
     };
     let pending = session.remove::<server::SignInState>(server::SIGN_IN_STATE).await.map_err(internal)?;
-    // Persisted now, before anything can fail: a failed answer must not leave the challenge usable.
-    session.save().await.map_err(internal)?;
+    // Persisted now, before anything can fail: a failed answer must not leave the challenge
+    // usable. A call that brought no challenge has no session row, and gets none.
+    if pending.is_some() {
+        session.save().await.map_err(internal)?;
+    }
     let outcome: Result<crate::domain::users::User, (&str, Option<uuid::Uuid>)> = match pending {
         _ if ip_blocked => Err(("rate-limited-ip", None)),
         None => Err(("no-pending-challenge", None)),
         Some(pending) => match services.passkeys.finish_sign_in(&services.db, &credential, pending.state).await? {
-            Err(failure) => {
-                let account = match &failure {
-                    crate::domain::passkeys::SignInFailure::Verification(user) => Some(user.0),
-                    crate::domain::passkeys::SignInFailure::UnknownCredential => None,
-                };
-                Err((failure.rule(), account))
-            }
+            Err(failure) => Err((failure.rule(), failure.account().map(|user| user.0))),
             Ok(user_id) => {
                 let account_blocked = crate::domain::throttle::failures_for_account(&services.db, user_id.0, now)
                     .await?
@@ -161,13 +176,17 @@ pub async fn finish_sign_in(credential: PublicKeyCredential) -> Result<SessionIn
         rule: Some(rule.to_owned()),
     };
     match outcome {
+        Err((rule, account)) if crate::domain::throttle::is_rate_limit(rule) => {
+            // Refusals of the rate limit itself are not counted by it, and cost the address its
+            // anonymous budget, not one audit row each.
+            services.anonymous.record_refusal(&anonymous, entry(Outcome::Denied, rule, account)).await?;
+            tracing::warn!(rule, "sign-in refused");
+            set_status(http::StatusCode::TOO_MANY_REQUESTS);
+            Err(AppError::TooManyRequests)
+        }
         Err((rule, account)) => {
             record(&services, &anonymous, entry(Outcome::Denied, rule, account)).await?;
             tracing::warn!(rule, "sign-in refused");
-            if rule.starts_with("rate-limited") {
-                set_status(http::StatusCode::TOO_MANY_REQUESTS);
-                return Err(AppError::TooManyRequests);
-            }
             set_status(http::StatusCode::UNAUTHORIZED);
             Err(AppError::Unauthenticated)
         }

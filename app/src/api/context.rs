@@ -41,10 +41,7 @@ pub fn audit_context(actor: Actor, purpose: Purpose) -> AuditContext {
             .and_then(|v| v.to_str().ok())
             .map(|v| v.chars().take(512).collect())
     };
-    let ip = parts
-        .as_ref()
-        .and_then(|p| p.extensions.get::<ConnectInfo<SocketAddr>>())
-        .map(|ConnectInfo(addr)| addr.ip().to_string());
+    let ip = parts.as_ref().and_then(|p| client_ip(&p.extensions));
     AuditContext {
         actor,
         purpose,
@@ -53,6 +50,16 @@ pub fn audit_context(actor: Actor, purpose: Purpose) -> AuditContext {
         ip,
         user_agent: header("user-agent"),
     }
+}
+
+/// The request's client address: the one the server resolved behind its trusted proxies, or,
+/// where no resolver ran, the TCP peer (never a forwarding header).
+pub fn client_ip(extensions: &http::Extensions) -> Option<String> {
+    extensions
+        .get::<crate::domain::client_address::ClientAddress>()
+        .map(|address| address.0)
+        .or_else(|| extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip()))
+        .map(|ip| ip.to_string())
 }
 
 pub fn anonymous_context() -> AuditContext {
@@ -98,7 +105,7 @@ pub async fn require_user(
     match current_user(services, session).await? {
         Some(user) => Ok(user),
         None => {
-            record(services, &anonymous_context(), refusal(action, "not-signed-in")).await?;
+            services.anonymous.record_refusal(&anonymous_context(), refusal(action, "not-signed-in")).await?;
             set_status(http::StatusCode::UNAUTHORIZED);
             Err(AppError::Unauthenticated)
         }
@@ -157,7 +164,7 @@ async fn authorize_with(
 ) -> Result<(Services, User, AuditContext), AppError> {
     let (services, session) = (services()?, session().await?);
     let Some(user) = current_user(&services, &session).await? else {
-        record(&services, &anonymous_context(), refusal(action, "not-signed-in")).await?;
+        services.anonymous.record_refusal(&anonymous_context(), refusal(action, "not-signed-in")).await?;
         set_status(http::StatusCode::UNAUTHORIZED);
         return Err(AppError::Unauthenticated);
     };

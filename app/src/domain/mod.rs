@@ -3,9 +3,11 @@
 
 pub mod access;
 pub mod access_history;
+pub mod anonymous;
 pub mod audit;
 pub mod break_glass;
 pub mod care;
+pub mod client_address;
 pub mod clock;
 pub mod crypto;
 pub mod db;

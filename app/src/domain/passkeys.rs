@@ -9,7 +9,7 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use url::Url;
 use webauthn_rs::prelude::{
     CreationChallengeResponse, DiscoverableAuthentication, Passkey, PasskeyRegistration, PublicKeyCredential,
-    RegisterPublicKeyCredential, RequestChallengeResponse, Webauthn, WebauthnBuilder,
+    RegisterPublicKeyCredential, RequestChallengeResponse, Webauthn, WebauthnBuilder, WebauthnError,
 };
 use webauthn_rs_proto::{AuthenticatorSelectionCriteria, ResidentKeyRequirement, UserVerificationPolicy};
 
@@ -34,8 +34,13 @@ impl std::fmt::Debug for Passkeys {
 #[derive(Debug)]
 pub enum SignInFailure {
     UnknownCredential,
-    /// The credential is known, so the account is: failures count against it too.
+    /// The assertion names a known credential but does not verify. A credential id is not a
+    /// secret (anyone who once saw it can put it in a forged assertion), so this says nothing
+    /// about who sent it and does not count toward the account's lockout.
     Verification(UserId),
+    /// The signature verifies but the signature counter went backwards: the account's key was
+    /// used by someone holding it (a cloned authenticator). This counts against the account.
+    CounterRegressed(UserId),
 }
 
 impl SignInFailure {
@@ -43,6 +48,15 @@ impl SignInFailure {
         match self {
             SignInFailure::UnknownCredential => "unknown-credential",
             SignInFailure::Verification(_) => "verification-failed",
+            SignInFailure::CounterRegressed(_) => crate::domain::throttle::SIGNED_BUT_REFUSED,
+        }
+    }
+
+    /// The account the credential belongs to, for the audit row.
+    pub fn account(&self) -> Option<UserId> {
+        match self {
+            SignInFailure::UnknownCredential => None,
+            SignInFailure::Verification(user) | SignInFailure::CounterRegressed(user) => Some(*user),
         }
     }
 }
@@ -132,8 +146,13 @@ impl Passkeys {
         let Some(row) = row else { return Ok(Err(SignInFailure::UnknownCredential)) };
         let mut stored: Passkey =
             serde_json::from_str(&row.passkey).map_err(|e| Error::Internal(anyhow::Error::new(e)))?;
-        let Ok(result) = self.webauthn.finish_discoverable_authentication_v2(credential, state, &stored) else {
-            return Ok(Err(SignInFailure::Verification(UserId(user_uuid))));
+        let result = match self.webauthn.finish_discoverable_authentication_v2(credential, state, &stored) {
+            Ok(result) => result,
+            // The counter is checked only after the signature has verified.
+            Err(WebauthnError::CredentialPossibleCompromise) => {
+                return Ok(Err(SignInFailure::CounterRegressed(UserId(user_uuid))));
+            }
+            Err(_) => return Ok(Err(SignInFailure::Verification(UserId(user_uuid)))),
         };
         stored.update_credential(&result);
         passkey::Entity::update_many()

@@ -8,6 +8,7 @@ use sea_orm::DatabaseConnection;
 
 use super::access::Guard;
 use super::access_history::AccessHistory;
+use super::anonymous::AnonymousBudget;
 use super::audit::{AuditChainer, AuditLog};
 use super::break_glass::BreakGlassRepo;
 use super::care::CareRepo;
@@ -36,6 +37,8 @@ pub struct Services {
     pub keys: Arc<DataKeys>,
     pub indexer: Arc<BlindIndexer>,
     pub audit: Arc<AuditLog>,
+    /// What anonymous calls may cost in audit and session rows, per address.
+    pub anonymous: AnonymousBudget,
     pub chainer: Arc<AuditChainer>,
     pub guard: Guard,
     pub patients: PatientRepo,
@@ -73,6 +76,7 @@ impl Services {
         let keys = Arc::new(DataKeys::new(provider.clone(), 10_000, std::time::Duration::from_secs(300)));
         let indexer = Arc::new(BlindIndexer::new(provider.as_ref()));
         let audit = Arc::new(AuditLog::new(provider.clone(), clock.clone()));
+        let anonymous = AnonymousBudget::new(db.clone(), audit.clone(), clock.clone());
         let chainer = Arc::new(AuditChainer::new(provider.clone(), clock.clone()));
         let guard = Guard::new(db.clone(), audit.clone(), clock.clone());
         let patients =
@@ -97,6 +101,7 @@ impl Services {
             keys,
             indexer,
             audit,
+            anonymous,
             chainer,
             guard,
             patients,

@@ -65,3 +65,31 @@ on_both_backends!(a_cross_origin_server_function_call_is_refused, |backend| asyn
     // Pages themselves are not affected.
     assert_eq!(app.get("/").await.status(), 200);
 });
+
+on_both_backends!(
+    an_origin_that_matches_a_forged_host_header_but_not_the_public_url_is_refused,
+    |backend| async move {
+        let app = spawn_app(backend).await;
+        let port = app.address.rsplit(':').next().unwrap().to_owned();
+        let post = |host: String, origin: String| {
+            app.client
+                .post(format!("{}/api/system_status", app.address))
+                .header("host", host)
+                .header("origin", origin)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("")
+                .send()
+        };
+
+        // The Host header is the client's to write; only the configured public URL counts.
+        let forged = post("evil.example".into(), "http://evil.example".into()).await.unwrap();
+        let other_port = post(format!("localhost:{port}"), "http://localhost:1".into()).await.unwrap();
+        let other_scheme = post(format!("localhost:{port}"), format!("https://localhost:{port}")).await.unwrap();
+        let public = post(format!("localhost:{port}"), app.address.clone()).await.unwrap();
+
+        assert_eq!(forged.status(), 403);
+        assert_eq!(other_port.status(), 403);
+        assert_eq!(other_scheme.status(), 403);
+        assert_eq!(public.status(), 200);
+    }
+);

@@ -38,25 +38,40 @@ pub async fn spawn_app_with_clock(backend: Backend, clock: std::sync::Arc<app::d
 
 /// With settings the test changes first (checkpoint destinations, grace periods).
 pub async fn spawn_app_with_settings(backend: Backend, change: impl FnOnce(&mut Settings)) -> TestApp {
-    spawn_app_configured(backend, false, std::sync::Arc::new(app::domain::clock::SystemClock), change).await
+    spawn_app_configured(backend, std::sync::Arc::new(app::domain::clock::SystemClock), change).await
+}
+
+/// With settings the test adjusts (trusted proxies, ...) and a clock it can move.
+pub async fn spawn_app_configured(
+    backend: Backend,
+    clock: std::sync::Arc<dyn app::domain::clock::Clock>,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
+    let db = TestDb::new(backend).await;
+    let mut settings = settings(&db.url, false);
+    configure(&mut settings);
+    spawn_on(db, settings, clock).await
 }
 
 async fn spawn_app_full(backend: Backend, tls: bool, clock: std::sync::Arc<dyn app::domain::clock::Clock>) -> TestApp {
-    spawn_app_configured(backend, tls, clock, |_| {}).await
+    let db = TestDb::new(backend).await;
+    let settings = settings(&db.url, tls);
+    spawn_on(db, settings, clock).await
 }
 
-async fn spawn_app_configured(
-    backend: Backend,
-    tls: bool,
-    clock: std::sync::Arc<dyn app::domain::clock::Clock>,
-    change: impl FnOnce(&mut Settings),
-) -> TestApp {
-    let db = TestDb::new(backend).await;
-    let mut settings = settings(&db.url, tls);
-    change(&mut settings);
+/// A listener on a free loopback port, and the public URL that names it: server functions
+/// accept only the configured public origin, so the tests' address is that URL.
+async fn listener(settings: &mut Settings) -> (tokio::net::TcpListener, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = format!("http://localhost:{}", listener.local_addr().expect("local address").port());
+    settings.server.public_url = address.clone();
+    (listener, address)
+}
+
+async fn spawn_on(db: TestDb, mut settings: Settings, clock: std::sync::Arc<dyn app::domain::clock::Clock>) -> TestApp {
+    let (listener, address) = listener(&mut settings).await;
     let services = startup::services(&settings, clock).await.expect("services");
-    let application = Application::with_services(&settings, services.clone()).await.expect("build app");
-    let address = format!("http://127.0.0.1:{}", application.port());
+    let application = Application::with_listener(&settings, services.clone(), listener).await.expect("build app");
     tokio::spawn(application.run_until_stopped());
     let client = reqwest::Client::builder()
         .cookie_store(true)
@@ -101,11 +116,13 @@ impl TestApp {
 impl TestApp {
     /// A second app node on the same database and keys, with its own connection pool and
     /// nothing else shared: its address.
+    /// It is reached at an address of its own, which is its public URL.
     pub async fn spawn_node(&self) -> String {
         let clock = std::sync::Arc::new(app::domain::clock::SystemClock);
-        let services = startup::services(&self.settings, clock).await.expect("services");
-        let application = Application::with_services(&self.settings, services).await.expect("build node");
-        let address = format!("http://127.0.0.1:{}", application.port());
+        let mut settings = self.settings.clone();
+        let (listener, address) = listener(&mut settings).await;
+        let services = startup::services(&settings, clock).await.expect("services");
+        let application = Application::with_listener(&settings, services, listener).await.expect("build node");
         tokio::spawn(application.run_until_stopped());
         address
     }

@@ -2,12 +2,15 @@
 
 #![allow(clippy::unwrap_used)] // Test code: a failed step should stop the test where it failed.
 
+mod anonymous;
 mod audit_trail;
 mod auth;
 mod cli;
+mod client_address;
 mod headers;
 mod health;
 mod helpers;
+mod lockout;
 mod logs;
 mod matrix;
 mod messages;
@@ -15,4 +18,5 @@ mod pages;
 mod records;
 mod schedule;
 mod sessions;
+mod soft_passkey;
 mod video;

@@ -192,12 +192,13 @@ async fn a_served_run_that_sends_messages_at_debug_level_logs_no_subject_body_or
         .env("APP_KEYS__GENERATE_IF_MISSING", "true")
         .env("APP_LOG__FILTER", "debug")
         .env("APP_SERVER__PORT", &port)
+        .env("APP_SERVER__PUBLIC_URL", format!("http://localhost:{port}"))
         .env("APP_REMINDERS__ENABLED", "false")
         .stdout(log_file.try_clone().unwrap())
         .stderr(log_file)
         .spawn()
         .unwrap();
-    let address = format!("http://127.0.0.1:{port}");
+    let address = format!("http://localhost:{port}");
     let client = reqwest::Client::new();
     let mut ready = false;
     for _ in 0..200 {
