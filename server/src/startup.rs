@@ -20,14 +20,16 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::config::Settings;
-use crate::middleware::{AllowedOrigin, HeaderPolicy, message_body_limit, same_origin_only, security_headers};
+use crate::middleware::{
+    AllowedOrigin, HeaderPolicy, json_calls_only, message_body_limit, same_origin_only, security_headers,
+};
 use crate::{health, keys};
 
 /// A connected, migrated database and the domain services on top of it.
 pub async fn services(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Services> {
     let provider: Arc<dyn KekProvider> = keys::provider(settings)?;
     let url = settings.database.url.expose_secret();
-    prepare_sqlite_dir(url)?;
+    prepare_sqlite_file(url)?;
     let db: DatabaseConnection = db::connect(url).await?;
     db::migrate(&db).await?;
     let mut services =
@@ -50,12 +52,36 @@ pub async fn services(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Res
     Ok(services)
 }
 
-/// SQLite creates its file but not the directory it lives in.
-fn prepare_sqlite_dir(url: &str) -> anyhow::Result<()> {
-    if let Some(rest) = url.strip_prefix("sqlite://") {
-        let path = rest.split('?').next().unwrap_or_default();
-        if let Some(parent) = std::path::Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)?;
+/// SQLite creates its file but not the directory it lives in, and would create the file
+/// readable by everyone (0644 under the usual umask); its WAL and shared-memory files take the
+/// database file's mode. So the file is created here, readable by the owner only (0600, like the
+/// key file), and an existing database and its WAL are brought to 0600.
+pub fn prepare_sqlite_file(url: &str) -> anyhow::Result<()> {
+    let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) else {
+        return Ok(());
+    };
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path.is_empty() || path == ":memory:" || query.split('&').any(|p| p == "mode=memory") {
+        return Ok(());
+    }
+    let path = std::path::Path::new(path);
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).append(true).mode(0o600);
+        options.open(path).map_err(|err| anyhow::anyhow!("database file {}: {err}", path.display()))?;
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            let file = std::path::PathBuf::from(file);
+            if file.exists() {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                    .map_err(|err| anyhow::anyhow!("database file {}: {err}", file.display()))?;
+            }
         }
     }
     Ok(())
@@ -116,6 +142,7 @@ pub fn router(state: AppState, policy: HeaderPolicy, origin: AllowedOrigin) -> R
             pages
                 .layer(sessions)
                 .layer(axum::middleware::from_fn(message_body_limit))
+                .layer(axum::middleware::from_fn(json_calls_only))
                 .layer(axum::middleware::from_fn_with_state(std::sync::Arc::new(origin), same_origin_only)),
         )
         .layer(axum::middleware::from_fn_with_state(policy, security_headers))

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)] // Test code: a failed step should stop the test where it failed.
 
 mod auth;
+mod bad_input;
 mod cli;
 mod headers;
 mod health;
