@@ -104,15 +104,46 @@ fn is_same_origin(request: &Request, allowed: &AllowedOrigin) -> bool {
     }
 }
 
-/// Server functions read their body under axum's default limit (2 MB). Messaging carries
-/// attachments, so its routes alone get a limit sized for them (three files of 5 MiB as base64,
-/// and the text around them): a larger body is refused with 413 before it is read further.
+/// Every server function takes JSON (`app::api::codec::Json`). A call with another content
+/// type (a form post, `text/plain`, which a cross-site form can send without a preflight) is
+/// refused with 415 before its body is read.
+pub async fn json_calls_only(request: Request, next: Next) -> Response {
+    let is_call = request.method() == http::Method::POST && request.uri().path().starts_with("/api/");
+    if is_call && !is_json(request.headers()) {
+        return refusal(http::StatusCode::UNSUPPORTED_MEDIA_TYPE, "server functions take application/json");
+    }
+    next.run(request).await
+}
+
+fn is_json(headers: &http::HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    essence.eq_ignore_ascii_case("application/json")
+}
+
+/// A refusal the browser's typed client can read: an `AppError` as JSON, a message of our own
+/// that quotes nothing from the request.
+pub fn refusal(status: http::StatusCode, message: &str) -> Response {
+    let body = serde_json::to_string(&app::AppError::BadRequest(message.to_owned())).unwrap_or_default();
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// The most a server-function body may hold, except messaging's.
+pub const MAX_REQUEST_BYTES: usize = 2 * 1024 * 1024;
+
+/// Server functions read their body under a limit of 2 MB. Messaging carries attachments, so
+/// its routes alone get a limit sized for them (three files of 5 MiB as base64, and the text
+/// around them). A larger body is refused with 413 before it is read further.
 pub async fn message_body_limit(request: Request, next: Next) -> Response {
-    if !request.uri().path().starts_with("/api/messages/") {
+    let path = request.uri().path();
+    if !path.starts_with("/api/") || request.method() != http::Method::POST {
         return next.run(request).await;
     }
-    let limit = app::api::messages::MAX_REQUEST_BYTES;
-    let too_large = || (http::StatusCode::PAYLOAD_TOO_LARGE, "the message is too large").into_response();
+    let limit =
+        if path.starts_with("/api/messages/") { app::api::messages::MAX_REQUEST_BYTES } else { MAX_REQUEST_BYTES };
+    let too_large = || refusal(http::StatusCode::PAYLOAD_TOO_LARGE, "the request is too large");
     let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
     if declared.is_some_and(|length| length > limit) {
         return too_large();

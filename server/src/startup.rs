@@ -21,7 +21,8 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::Settings;
 use crate::middleware::{
-    AllowedOrigin, HeaderPolicy, client_address, message_body_limit, same_origin_only, security_headers,
+    AllowedOrigin, HeaderPolicy, client_address, json_calls_only, message_body_limit, same_origin_only,
+    security_headers,
 };
 use crate::{health, keys};
 
@@ -29,7 +30,7 @@ use crate::{health, keys};
 pub async fn services(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Services> {
     let provider: Arc<dyn KekProvider> = keys::provider(settings)?;
     let url = settings.database.url.expose_secret();
-    prepare_sqlite_dir(url)?;
+    prepare_sqlite_file(url)?;
     let db: DatabaseConnection = db::connect(url).await?;
     match &settings.database.migration_url {
         // The schema owner migrates and grants; the app's own role never holds DDL rights.
@@ -75,12 +76,36 @@ async fn migrate_as_owner(owner_url: &str, app: &DatabaseConnection) -> anyhow::
     Ok(())
 }
 
-/// SQLite creates its file but not the directory it lives in.
-fn prepare_sqlite_dir(url: &str) -> anyhow::Result<()> {
-    if let Some(rest) = url.strip_prefix("sqlite://") {
-        let path = rest.split('?').next().unwrap_or_default();
-        if let Some(parent) = std::path::Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)?;
+/// SQLite creates its file but not the directory it lives in, and would create the file
+/// readable by everyone (0644 under the usual umask); its WAL and shared-memory files take the
+/// database file's mode. So the file is created here, readable by the owner only (0600, like the
+/// key file), and an existing database and its WAL are brought to 0600.
+pub fn prepare_sqlite_file(url: &str) -> anyhow::Result<()> {
+    let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) else {
+        return Ok(());
+    };
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path.is_empty() || path == ":memory:" || query.split('&').any(|p| p == "mode=memory") {
+        return Ok(());
+    }
+    let path = std::path::Path::new(path);
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).append(true).mode(0o600);
+        options.open(path).map_err(|err| anyhow::anyhow!("database file {}: {err}", path.display()))?;
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            let file = std::path::PathBuf::from(file);
+            if file.exists() {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                    .map_err(|err| anyhow::anyhow!("database file {}: {err}", file.display()))?;
+            }
         }
     }
     Ok(())
@@ -146,6 +171,7 @@ pub fn router(
             pages
                 .layer(sessions)
                 .layer(axum::middleware::from_fn(message_body_limit))
+                .layer(axum::middleware::from_fn(json_calls_only))
                 .layer(axum::middleware::from_fn_with_state(std::sync::Arc::new(origin), same_origin_only)),
         )
         .layer(axum::middleware::from_fn_with_state(policy, security_headers))

@@ -2,8 +2,8 @@
 //! (filter, page, verify the chain). Each function asks the access policy itself; the page
 //! gating in the UI is only a convenience.
 
+use crate::api::codec::Json;
 use leptos::prelude::*;
-use leptos::server_fn::codec::Json;
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
@@ -185,9 +185,9 @@ pub async fn read_audit_log(filter: AuditFilter, page: u64) -> Result<AuditPage,
      -> Result<Option<chrono::DateTime<chrono::Utc>>, AppError> {
         match value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
             None => Ok(None),
-            Some(v) => chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+            Some(v) => crate::api::input::parse_day(v)
                 .map(|d| Some((d + chrono::Duration::days(add_days)).and_time(chrono::NaiveTime::MIN).and_utc()))
-                .map_err(|_| crate::domain::Error::validation(field, "must be a date as YYYY-MM-DD").into()),
+                .map_err(|rule| crate::domain::Error::validation(field, rule).into()),
         }
     };
     let text = |value: &Option<String>| value.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);

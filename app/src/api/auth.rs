@@ -2,8 +2,8 @@
 //! The WebAuthn ceremony itself runs in the browser (see `ui::webauthn`); these functions hand
 //! out challenges and verify the answers. Every outcome is audited.
 
+use crate::api::codec::Json;
 use leptos::prelude::*;
-use leptos::server_fn::codec::Json;
 use serde::{Deserialize, Serialize};
 use webauthn_rs_proto::{
     CreationChallengeResponse, PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse,

@@ -2,8 +2,8 @@
 //! care team. The admin finds the patient by MRN (resolved to an id without opening the record)
 //! and never sees the chart.
 
+use crate::api::codec::Json;
 use leptos::prelude::*;
-use leptos::server_fn::codec::Json;
 use serde::{Deserialize, Serialize};
 
 use super::portal::CareLinkView;

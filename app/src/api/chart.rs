@@ -2,9 +2,9 @@
 //! break-glass. Every function that takes a patient id leaves the decision to the domain's
 //! access policy, which audits it; these are thin adapters to DTOs.
 
+use crate::api::codec::Json;
 use chrono::{DateTime, NaiveDate, Utc};
 use leptos::prelude::*;
-use leptos::server_fn::codec::Json;
 use serde::{Deserialize, Serialize};
 
 use crate::clinical::EntryBody;
@@ -29,6 +29,32 @@ pub struct SearchForm {
     pub birth_date: String,
     pub mrn: String,
     pub phone: String,
+}
+
+/// The longest search term accepted, in characters (names, MRNs and phone numbers are far
+/// shorter; a longer one is an attempt to make the server hash megabytes).
+pub const MAX_SEARCH_TERM_CHARS: usize = 100;
+
+impl SearchForm {
+    /// Each term at most [`MAX_SEARCH_TERM_CHARS`]; a longer one is refused by its field's name.
+    pub fn check_lengths(&self) -> Result<(), crate::error::AppError> {
+        let fields = [
+            ("given_name", &self.given_name),
+            ("family_name", &self.family_name),
+            ("birth_date", &self.birth_date),
+            ("mrn", &self.mrn),
+            ("phone", &self.phone),
+        ];
+        let long: Vec<_> = fields
+            .into_iter()
+            .filter(|(_, value)| value.chars().count() > MAX_SEARCH_TERM_CHARS)
+            .map(|(field, _)| crate::error::FieldError {
+                field: field.to_owned(),
+                message: format!("{field} must be at most {MAX_SEARCH_TERM_CHARS} characters"),
+            })
+            .collect();
+        if long.is_empty() { Ok(()) } else { Err(crate::error::AppError::Validation(long)) }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,12 +165,12 @@ pub async fn search_patients(form: SearchForm) -> Result<Vec<PatientRow>, AppErr
     use crate::domain::audit::Action;
     use crate::domain::patients::SearchCriteria;
     let (services, user, ctx) = super::context::signed_in(Action::PatientSearch).await?;
+    form.check_lengths()?;
     let text = |v: &str| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
     let birth_date = match form.birth_date.trim() {
         "" => None,
         value => Some(
-            NaiveDate::parse_from_str(value, "%Y-%m-%d")
-                .map_err(|_| crate::domain::Error::validation("birth_date", "must be a date as YYYY-MM-DD"))?,
+            crate::api::input::parse_day(value).map_err(|rule| crate::domain::Error::validation("birth_date", rule))?,
         ),
     };
     let criteria = SearchCriteria {
@@ -155,9 +181,11 @@ pub async fn search_patients(form: SearchForm) -> Result<Vec<PatientRow>, AppErr
         phone: text(&form.phone),
     };
     let matches = services.patients.search(&ctx, &criteria).await?;
+    let ids: Vec<_> = matches.iter().map(|found| found.id).collect();
+    let relationships = services.guard.relationships(&services.db, user.id, &ids).await?;
     let mut rows = Vec::with_capacity(matches.len());
     for found in matches {
-        let (relationship, _) = services.guard.relationship(&services.db, user.id, found.id).await?;
+        let relationship = relationships.get(&found.id).copied().unwrap_or_default();
         let kinds = [
             (relationship.assigned, "assignment"),
             (relationship.care_team, "care_team"),

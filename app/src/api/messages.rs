@@ -4,9 +4,9 @@
 //! id from the browser. Attachments travel base64-encoded in JSON (the server's body limit for
 //! these routes allows three files of 5 MiB); what they are is decided from their bytes.
 
+use crate::api::codec::Json;
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
-use leptos::server_fn::codec::Json;
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;

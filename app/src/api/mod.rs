@@ -5,8 +5,10 @@ pub mod admin;
 pub mod auth;
 pub mod care;
 pub mod chart;
+pub mod codec;
 #[cfg(feature = "ssr")]
 pub mod context;
+pub mod input;
 pub mod messages;
 pub mod portal;
 pub mod schedule;

@@ -2,9 +2,9 @@
 //! at it. The patient is always the signed-in user's own record; no function here takes a
 //! patient id from the browser.
 
+use crate::api::codec::Json;
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
-use leptos::server_fn::codec::Json;
 use serde::{Deserialize, Serialize};
 
 use super::chart::ChartView;
@@ -128,14 +128,28 @@ pub async fn revoke_consent(link_id: String) -> Result<(), AppError> {
     let link = super::context::parse_id("link_id", &link_id)?;
     // A patient may end only their consents; care-team changes are the clinic's.
     let links = services.care.links(&ctx, patient).await?;
+    // Refusals are audited as denied: another patient's link (or none) is a 404, a care-team
+    // link a validation error.
+    let refuse = |rule: &str| crate::domain::audit::AuditEntry {
+        action: Action::ConsentRevoke,
+        resource_type: "care_relationship",
+        resource_id: Some(link.to_string()),
+        patient_id: Some(patient.0),
+        outcome: crate::domain::audit::Outcome::Denied,
+        rule: Some(rule.to_owned()),
+    };
     match links.iter().find(|l| l.id == link) {
         Some(found) if found.kind == CareKind::Consent => {}
         Some(_) => {
+            super::context::record(&services, &ctx, refuse("not-a-consent")).await?;
             return Err(
                 crate::domain::Error::validation("link_id", "only consents you granted can be revoked here").into()
             );
         }
-        None => return Err(crate::domain::Error::NotFound.into()),
+        None => {
+            super::context::record(&services, &ctx, refuse("not-own-consent")).await?;
+            return Err(crate::domain::Error::NotFound.into());
+        }
     }
     services.care.end(&ctx, patient, link).await?;
     Ok(())

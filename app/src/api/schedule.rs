@@ -2,11 +2,12 @@
 //! changes, the patient's own visits, and staff calendars. Times travel in UTC; pages show them
 //! in the viewer's zone. A calendar names a patient only for a reader allowed to see them.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use crate::api::codec::Json;
+use chrono::{DateTime, Utc};
 use leptos::prelude::*;
-use leptos::server_fn::codec::Json;
 use serde::{Deserialize, Serialize};
 
+use crate::api::input::{Day, Moment};
 use crate::error::AppError;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,6 +86,16 @@ mod server {
     pub use crate::domain::audit::{Action, Role};
     pub use crate::domain::ids::{PatientId, UserId};
 
+    /// The date `days` after `from`, or a validation error naming `field` past chrono's range.
+    pub fn days_after(
+        field: &str,
+        from: chrono::NaiveDate,
+        days: u32,
+    ) -> Result<chrono::NaiveDate, crate::error::AppError> {
+        from.checked_add_days(chrono::Days::new(u64::from(days)))
+            .ok_or_else(|| crate::domain::Error::validation(field, "reaches past the last date").into())
+    }
+
     pub fn user_id(field: &str, value: &str) -> Result<UserId, crate::error::AppError> {
         parse_id(field, value).map(UserId)
     }
@@ -136,7 +147,7 @@ pub async fn set_self_scheduling(
 pub async fn open_slots(
     clinician_id: String,
     visit_type_id: String,
-    from: NaiveDate,
+    from: Day,
     days: u32,
 ) -> Result<Vec<SlotView>, AppError> {
     use server::*;
@@ -146,7 +157,8 @@ pub async fn open_slots(
     if user.role == Role::Patient && !kind.is_some_and(|k| k.self_schedule && k.active) {
         return Ok(Vec::new());
     }
-    let to = from + chrono::Duration::days(i64::from(days.clamp(1, 31)) - 1);
+    let from = from.get();
+    let to = days_after("days", from, days.clamp(1, 31) - 1)?;
     let slots = services.schedule.open_slots(user_id("clinician_id", &clinician_id)?, visit, from, to).await?;
     Ok(slots.into_iter().map(|s| SlotView { start: s.start, end: s.end }).collect())
 }
@@ -156,12 +168,13 @@ pub async fn open_slots(
 pub async fn book_my_visit(
     clinician_id: String,
     visit_type_id: String,
-    starts_at: DateTime<Utc>,
+    starts_at: Moment,
     reason: String,
 ) -> Result<String, AppError> {
     use crate::domain::scheduling::Booking;
     use server::*;
     let (services, user, ctx) = signed_in(Action::AppointmentBook).await?;
+    let starts_at = starts_at.get();
     let Some(patient) = user.patient_id else {
         services.guard.check(&ctx, Action::AppointmentBook, "appointment", Some(PatientId(uuid::Uuid::nil()))).await?;
         return Err(AppError::Forbidden);
@@ -183,12 +196,13 @@ pub async fn book_visit(
     patient_id: String,
     clinician_id: String,
     visit_type_id: String,
-    starts_at: DateTime<Utc>,
+    starts_at: Moment,
     reason: String,
 ) -> Result<String, AppError> {
     use crate::domain::scheduling::Booking;
     use server::*;
     let (services, _, ctx) = signed_in(Action::AppointmentBook).await?;
+    let starts_at = starts_at.get();
     let booking = Booking {
         patient: PatientId(parse_id("patient_id", &patient_id)?),
         clinician: user_id("clinician_id", &clinician_id)?,
@@ -235,10 +249,10 @@ pub async fn cancel_appointment(appointment_id: String, reason: String) -> Resul
 }
 
 #[server(endpoint = "schedule/reschedule", prefix = "/api", input = Json)]
-pub async fn reschedule_appointment(appointment_id: String, starts_at: DateTime<Utc>) -> Result<(), AppError> {
+pub async fn reschedule_appointment(appointment_id: String, starts_at: Moment) -> Result<(), AppError> {
     use server::*;
     let (services, _, ctx) = signed_in(Action::AppointmentChange).await?;
-    services.schedule.reschedule(&ctx, parse_id("appointment_id", &appointment_id)?, starts_at).await?;
+    services.schedule.reschedule(&ctx, parse_id("appointment_id", &appointment_id)?, starts_at.get()).await?;
     Ok(())
 }
 
@@ -261,7 +275,7 @@ pub async fn mark_no_show(appointment_id: String) -> Result<(), AppError> {
 /// Staff calendars for `days` days from `from` (UTC): a clinician's own by default, or the
 /// whole clinic's for an admin (`whole_clinic`).
 #[server(endpoint = "schedule/calendar", prefix = "/api", input = Json)]
-pub async fn calendar(from: DateTime<Utc>, days: u32, whole_clinic: bool) -> Result<CalendarView, AppError> {
+pub async fn calendar(from: Moment, days: u32, whole_clinic: bool) -> Result<CalendarView, AppError> {
     use server::*;
     let (services, user, ctx) = signed_in(Action::CalendarRead).await?;
     let clinicians: Vec<UserId> = if whole_clinic || user.role != Role::Clinician {
@@ -269,7 +283,10 @@ pub async fn calendar(from: DateTime<Utc>, days: u32, whole_clinic: bool) -> Res
     } else {
         vec![user.id]
     };
-    let to = from + chrono::Duration::days(i64::from(days.clamp(1, 31)));
+    let from = from.get();
+    let to = from
+        .checked_add_signed(chrono::Duration::days(i64::from(days.clamp(1, 31))))
+        .ok_or_else(|| AppError::from(crate::domain::Error::validation("days", "reaches past the last date")))?;
     let items = services.schedule.calendar(&ctx, &clinicians, from, to).await?;
     let names = services.users.workforce_names(items.iter().map(|i| i.clinician_id)).await?;
     let types = type_names(&services).await?;
@@ -332,11 +349,7 @@ pub async fn set_weekly_hours(clinician_id: String, blocks: Vec<HoursBlock>) -> 
 
 /// Time off for a clinician, or a holiday for the whole clinic (no clinician).
 #[server(endpoint = "schedule/add_time_off", prefix = "/api", input = Json)]
-pub async fn add_time_off(
-    clinician_id: Option<String>,
-    starts_at: DateTime<Utc>,
-    ends_at: DateTime<Utc>,
-) -> Result<(), AppError> {
+pub async fn add_time_off(clinician_id: Option<String>, starts_at: Moment, ends_at: Moment) -> Result<(), AppError> {
     use crate::domain::scheduling::slots::Span;
     use server::*;
     let (services, _, ctx) = signed_in(Action::ScheduleManage).await?;
@@ -344,7 +357,7 @@ pub async fn add_time_off(
         Some(id) => Some(user_id("clinician_id", id)?),
         None => None,
     };
-    services.schedule.add_exception(&ctx, clinician, Span { start: starts_at, end: ends_at }).await?;
+    services.schedule.add_exception(&ctx, clinician, Span { start: starts_at.get(), end: ends_at.get() }).await?;
     Ok(())
 }
 

@@ -1,8 +1,8 @@
 //! The security officer's review: break-glass declarations waiting for an outcome, and alerts.
 
+use crate::api::codec::Json;
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
-use leptos::server_fn::codec::Json;
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;

@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::api::codec::Json;
 use crate::error::AppError;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,7 +21,7 @@ impl SystemStatus {
     }
 }
 
-#[server(endpoint = "system_status", prefix = "/api")]
+#[server(endpoint = "system_status", prefix = "/api", input = Json)]
 pub async fn get_system_status() -> Result<SystemStatus, AppError> {
     use crate::domain::{db, health, state::AppState};
 

@@ -3,9 +3,9 @@
 //! visit and the consult note. The media and its signaling do not pass through here: the
 //! browser connects to `/api/video/{appointment}/signal` (server/src/signaling.rs).
 
+use crate::api::codec::Json;
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
-use leptos::server_fn::codec::Json;
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;

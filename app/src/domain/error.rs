@@ -25,20 +25,42 @@ impl Error {
     }
 }
 
-/// Named constraints that mean "this already exists", mapped by name, never by message text.
-const CONFLICT_CONSTRAINTS: &[(&str, &str)] = &[("patient_mrn_bidx_unique", "a patient with this MRN already exists")];
+/// Named unique constraints that mean "this already exists": the constraint's name (what
+/// PostgreSQL reports), the columns SQLite names instead ("UNIQUE constraint failed:
+/// app_user.patient_id"), and the message. Matched by name, never by message text.
+const CONFLICT_CONSTRAINTS: &[(&str, &str, &str)] = &[
+    ("patient_mrn_bidx_unique", "patient.mrn_bidx", "a patient with this MRN already exists"),
+    ("app_user_patient_unique", "app_user.patient_id", "this patient already has an account"),
+];
+
+/// The conflict a unique-constraint violation stands for, if it is one of ours.
+fn unique_conflict(err: &sea_orm::DbErr) -> Option<&'static str> {
+    use sea_orm::{DbErr, RuntimeErr};
+    let (DbErr::Exec(RuntimeErr::SqlxError(sqlx)) | DbErr::Query(RuntimeErr::SqlxError(sqlx))) = err else {
+        return None;
+    };
+    let sqlx::Error::Database(db) = sqlx.as_ref() else {
+        return None;
+    };
+    if !db.is_unique_violation() {
+        return None;
+    }
+    let found = match db.constraint() {
+        Some(name) => CONFLICT_CONSTRAINTS.iter().find(|(constraint, _, _)| *constraint == name),
+        None => {
+            let columns = db.message().strip_prefix("UNIQUE constraint failed: ")?;
+            CONFLICT_CONSTRAINTS.iter().find(|(_, sqlite, _)| *sqlite == columns)
+        }
+    };
+    found.map(|(_, _, message)| *message)
+}
 
 impl From<sea_orm::DbErr> for Error {
     fn from(err: sea_orm::DbErr) -> Self {
-        let text = err.to_string();
-        for (constraint, message) in CONFLICT_CONSTRAINTS {
-            // SQLite reports the indexed columns rather than the index name.
-            let sqlite_form = constraint.trim_end_matches("_unique").replacen('_', ".", 1);
-            if text.contains(constraint) || text.contains(&sqlite_form) {
-                return Error::Conflict((*message).to_owned());
-            }
+        match unique_conflict(&err) {
+            Some(message) => Error::Conflict(message.to_owned()),
+            None => Error::Internal(anyhow::Error::new(err)),
         }
-        Error::Internal(anyhow::Error::new(err))
     }
 }
 

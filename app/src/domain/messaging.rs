@@ -44,6 +44,8 @@ pub const MAX_ATTACHMENTS: usize = 3;
 /// 5 MiB.
 pub const MAX_ATTACHMENT_BYTES: usize = 5 * 1024 * 1024;
 pub const MAX_FILE_NAME_CHARS: usize = 120;
+/// The most threads a list shows (newest activity first): a bound on every answer.
+pub const MAX_THREADS_LISTED: u64 = 200;
 
 /// The kinds of file a message may carry, told apart by their first bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -305,6 +307,7 @@ impl MessageRepo {
         let rows = message_thread::Entity::find()
             .filter(message_thread::Column::PatientId.eq(patient.0))
             .order_by_desc(message_thread::Column::LastMessageAt)
+            .limit(MAX_THREADS_LISTED)
             .all(&txn)
             .await?;
         let counts = counts(&txn, reader, rows.iter().map(|r| r.id)).await?;
@@ -346,6 +349,7 @@ impl MessageRepo {
         let rows = message_thread::Entity::find()
             .filter(message_thread::Column::PatientId.is_in(live_patients.keys().copied()))
             .order_by_desc(message_thread::Column::LastMessageAt)
+            .limit(MAX_THREADS_LISTED)
             .all(&txn)
             .await?;
         let counts = counts(&txn, clinician, rows.iter().map(|r| r.id)).await?;
@@ -559,7 +563,10 @@ pub fn validate_subject(subject: &str) -> Result<&str, Vec<FieldError>> {
         _ if subject.chars().any(char::is_control) => {
             Err(field_error("subject", "Subject: must be one line of text".to_owned()))
         }
-        _ => Ok(subject),
+        _ => match crate::api::input::text_problem(subject, false) {
+            Some(problem) => Err(field_error("subject", format!("Subject: {problem}"))),
+            None => Ok(subject),
+        },
     }
 }
 
@@ -815,6 +822,14 @@ mod tests {
         assert!(validate_body(&"é".repeat(MAX_BODY_CHARS)).is_ok());
         let errors = validate_body(&"Quokka".repeat(1000)).err().unwrap_or_default();
         assert!(errors.iter().all(|e| !e.message.contains("Quokka")));
+    }
+
+    #[test]
+    fn a_subject_with_a_bidi_override_or_a_zero_width_space_is_refused() {
+        let message = |subject: &str| validate_subject(subject).err().unwrap_or_default().remove(0).message;
+        assert_eq!(message("Results \u{202E}fdp.exe"), "Subject: must not contain bidirectional control characters");
+        assert_eq!(message("Re\u{200B}fill"), "Subject: must not contain invisible characters");
+        assert_eq!(validate_subject("Refill for Zoë"), Ok("Refill for Zoë"));
     }
 
     #[test]

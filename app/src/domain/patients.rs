@@ -499,6 +499,28 @@ pub(super) async fn display_name<C: ConnectionTrait>(
     Ok(format!("{given} {family}"))
 }
 
+/// [`display_name`] for many patients in one query (keys come from the data-key cache); a
+/// patient that does not exist is absent from the map.
+pub(super) async fn display_names<C: ConnectionTrait>(
+    keys: &DataKeys,
+    conn: &C,
+    patients: &[PatientId],
+) -> Result<std::collections::HashMap<PatientId, String>, Error> {
+    let mut out = std::collections::HashMap::new();
+    if patients.is_empty() {
+        return Ok(out);
+    }
+    let rows =
+        patient::Entity::find().filter(patient::Column::Id.is_in(patients.iter().map(|p| p.0))).all(conn).await?;
+    for row in rows {
+        let key = keys.get(conn, row.data_key_id).await?;
+        let given = key.open_string(FieldRef::new("patient", "given_name", row.id), &row.given_name)?;
+        let family = key.open_string(FieldRef::new("patient", "family_name", row.id), &row.family_name)?;
+        out.insert(PatientId(row.id), format!("{given} {family}"));
+    }
+    Ok(out)
+}
+
 pub(super) fn live(id: PatientId) -> sea_orm::Select<patient::Entity> {
     patient::Entity::find_by_id(id.0).filter(patient::Column::DeletedAt.is_null())
 }

@@ -184,6 +184,7 @@ impl ChartRepo {
         body: EntryBody,
     ) -> Result<i32, Error> {
         let permit = self.guard.check(ctx, Action::EntryUpdate, RESOURCE, Some(patient)).await?;
+        let next = next_version(expected_version)?;
         validate(&body, self.clock.now())?;
         let txn = self.db.begin().await?;
         let existing = self.live_entry(&txn, &permit, Action::EntryUpdate, patient, entry).await?;
@@ -199,7 +200,7 @@ impl ChartRepo {
         let result = clinical_entry::Entity::update_many()
             .col_expr(clinical_entry::Column::Body, Expr::value(seal_body(&key, entry, patient, &body)?))
             .col_expr(clinical_entry::Column::Released, Expr::value(body.released_to_patient()))
-            .col_expr(clinical_entry::Column::Version, Expr::value(expected_version + 1))
+            .col_expr(clinical_entry::Column::Version, Expr::value(next))
             .col_expr(clinical_entry::Column::UpdatedAt, Expr::value(self.clock.now()))
             .col_expr(clinical_entry::Column::UpdatedBy, Expr::value(ctx.actor.user_id.map(|u| u.0)))
             .filter(clinical_entry::Column::Id.eq(entry))
@@ -218,7 +219,7 @@ impl ChartRepo {
             .append(&txn, &permit.ctx, permit.entry(Action::EntryUpdate, resource, Some(entry.to_string())))
             .await?;
         txn.commit().await?;
-        Ok(expected_version + 1)
+        Ok(next)
     }
 
     /// Soft delete: kept for retention and audit, gone from the chart.
@@ -231,6 +232,7 @@ impl ChartRepo {
         expected_version: i32,
     ) -> Result<(), Error> {
         let permit = self.guard.check(ctx, Action::EntryDelete, RESOURCE, Some(patient)).await?;
+        let next = next_version(expected_version)?;
         let txn = self.db.begin().await?;
         let Some(existing) = self.live_entry(&txn, &permit, Action::EntryDelete, patient, entry).await? else {
             txn.commit().await?;
@@ -239,7 +241,7 @@ impl ChartRepo {
         let result = clinical_entry::Entity::update_many()
             .col_expr(clinical_entry::Column::DeletedAt, Expr::value(self.clock.now()))
             .col_expr(clinical_entry::Column::DeletedBy, Expr::value(ctx.actor.user_id.map(|u| u.0)))
-            .col_expr(clinical_entry::Column::Version, Expr::value(expected_version + 1))
+            .col_expr(clinical_entry::Column::Version, Expr::value(next))
             .filter(clinical_entry::Column::Id.eq(entry))
             .filter(clinical_entry::Column::Version.eq(expected_version))
             .filter(clinical_entry::Column::DeletedAt.is_null())
@@ -288,6 +290,15 @@ impl ChartRepo {
 /// The audit resource type for a stored kind: one of the fixed kind names, never stored text.
 fn leak_kind(kind: &str) -> &'static str {
     EntryKind::parse(kind).map_or(RESOURCE, EntryKind::as_str)
+}
+
+/// The version an edit writes. Versions start at 1 and grow by one, so one the browser sends
+/// outside 1..i32::MAX was never current: a validation error, not an overflow.
+fn next_version(expected: i32) -> Result<i32, Error> {
+    expected
+        .checked_add(1)
+        .filter(|_| expected >= 1)
+        .ok_or_else(|| Error::validation("version", "is not a version of this entry"))
 }
 
 fn stale_edit() -> Error {

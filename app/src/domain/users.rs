@@ -122,6 +122,7 @@ pub fn validate_device_name(name: &str) -> Result<&str, Error> {
     if name.is_empty() || name.chars().count() > 60 {
         return Err(Error::validation("device_name", "must be 1 to 60 characters"));
     }
+    crate::api::input::DisplayText::parse(name, 60).map_err(|problem| Error::validation("device_name", problem))?;
     Ok(name)
 }
 
@@ -321,6 +322,10 @@ impl UserRepo {
             .exec(&txn)
             .await?;
         if result.rows_affected == 0 {
+            // Another account's passkey, or none: the same 404 either way, and a denied row.
+            let refused = entry(Action::PasskeyRename, user, None, Outcome::Denied, "not-own-passkey");
+            self.audit.append(&txn, ctx, refused).await?;
+            txn.commit().await?;
             return Err(Error::NotFound);
         }
         self.audit.append(&txn, ctx, entry(Action::PasskeyRename, user, None, Outcome::Allowed, "own-account")).await?;
@@ -340,6 +345,10 @@ impl UserRepo {
             .await?
             .is_some();
         if !exists {
+            // Another account's passkey, or none: the same 404 either way, and a denied row.
+            let refused = entry(Action::PasskeyRemove, user, None, Outcome::Denied, "not-own-passkey");
+            self.audit.append(&txn, ctx, refused).await?;
+            txn.commit().await?;
             return Err(Error::NotFound);
         }
         if owned <= 1 {
@@ -610,6 +619,8 @@ fn validate(new: &NewUser) -> Result<(), Error> {
             field: "display_name".into(),
             message: "must be 1 to 100 characters".into(),
         });
+    } else if let Err(problem) = crate::api::input::DisplayText::parse(&new.display_name, 100) {
+        errors.push(crate::error::FieldError { field: "display_name".into(), message: problem.into() });
     }
     match (new.role, new.patient_id) {
         (Role::Patient, None) => errors.push(crate::error::FieldError {

@@ -87,12 +87,12 @@ fn BookVisit(data: VisitsData) -> impl IntoView {
     let problem = RwSignal::new(None::<String>);
     let find = Action::new(move |(clinician, kind, day): &(String, String, NaiveDate)| {
         let (clinician, kind, day) = (clinician.clone(), kind.clone(), *day);
-        async move { open_slots(clinician, kind, day, 7).await }
+        async move { open_slots(clinician, kind, day.into(), 7).await }
     });
     let book = Action::new(move |(clinician, kind, at, reason): &(String, String, DateTime<Utc>, String)| {
         let (clinician, kind, at, reason) = (clinician.clone(), kind.clone(), *at, reason.clone());
         async move {
-            let result = book_my_visit(clinician, kind, at, reason).await;
+            let result = book_my_visit(clinician, kind, at.into(), reason).await;
             if result.is_ok() {
                 refresh.update(|n| *n += 1);
             }

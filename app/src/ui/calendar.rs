@@ -83,7 +83,7 @@ impl CalendarData {
                         Span::Week => (week_start(anchor), 7),
                         Span::Day => (anchor, 1),
                     };
-                    calendar(local_midnight(from), days, false).await
+                    calendar(local_midnight(from).into(), days, false).await
                 },
             ),
             kinds: Resource::new(
@@ -99,7 +99,7 @@ impl CalendarData {
                 move |(kind, day, me, _)| async move {
                     access.granted().await?;
                     match NaiveDate::parse_from_str(&day, "%Y-%m-%d") {
-                        Ok(from) if !kind.is_empty() && !me.is_empty() => open_slots(me, kind, from, 1).await,
+                        Ok(from) if !kind.is_empty() && !me.is_empty() => open_slots(me, kind, from.into(), 1).await,
                         _ => Ok(Vec::new()),
                     }
                 },
@@ -174,7 +174,7 @@ fn BookForPatient(
                     message: "Choose a time.".into(),
                 }])
             })?;
-            let result = book_visit(patient, me, kind, at, reason).await;
+            let result = book_visit(patient, me, kind, at.into(), reason).await;
             if result.is_ok()
                 && let Some(CalendarRefresh(r)) = refresh
             {
@@ -399,7 +399,7 @@ impl ClinicDayData {
                 move || day.get(),
                 move |day| async move {
                     access.granted().await?;
-                    calendar(local_midnight(day), 1, true).await
+                    calendar(local_midnight(day).into(), 1, true).await
                 },
             ),
             kinds: Resource::new(
@@ -566,7 +566,7 @@ pub fn HoursPanel(data: HoursData) -> impl IntoView {
                     message: "Enter when the time off starts and ends.".into(),
                 }]));
             };
-            let result = add_time_off(Some(who).filter(|w| !w.is_empty()), from, to).await;
+            let result = add_time_off(Some(who).filter(|w| !w.is_empty()), from.into(), to.into()).await;
             changed.update(|n| *n += 1);
             result
         }

@@ -47,7 +47,7 @@ on_both_backends!(a_cross_origin_server_function_call_is_refused, |backend| asyn
     let app = spawn_app(backend).await;
     let url = format!("{}/api/system_status", app.address);
     let post = |origin: Option<&str>, fetch_site: Option<&str>| {
-        let mut request = app.client.post(&url).header("content-type", "application/x-www-form-urlencoded").body("");
+        let mut request = app.client.post(&url).header("content-type", "application/json").body("{}");
         if let Some(origin) = origin {
             request = request.header("origin", origin);
         }

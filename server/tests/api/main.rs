@@ -5,6 +5,7 @@
 mod anonymous;
 mod audit_trail;
 mod auth;
+mod bad_input;
 mod cli;
 mod client_address;
 mod headers;

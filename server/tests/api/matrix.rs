@@ -157,7 +157,8 @@ on_both_backends!(every_protected_server_function_allows_exactly_its_roles_and_a
                     .post(format!("{}/api/{endpoint}", app.address))
                     .header("origin", &app.address)
                     .header("cookie", &cookie)
-                    .header("content-type", "application/x-www-form-urlencoded")
+                    .header("content-type", "application/json")
+                    .body("{}")
                     .send()
                     .await
                     .unwrap()

@@ -148,4 +148,47 @@ impl Guard {
         };
         Ok((relationship, emergency.map(|row| row.id)))
     }
+
+    /// [`relationship`](Self::relationship) for many patients at once, in two queries whatever
+    /// their number (a calendar or a list, without a query per row). A patient with no
+    /// relationship is absent from the map.
+    pub async fn relationships<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        clinician: UserId,
+        patients: &[PatientId],
+    ) -> Result<std::collections::HashMap<PatientId, Relationship>, Error> {
+        let mut out = std::collections::HashMap::<PatientId, Relationship>::new();
+        if patients.is_empty() {
+            return Ok(out);
+        }
+        let ids: Vec<Uuid> = patients.iter().map(|p| p.0).collect();
+        let kinds = care_relationship::Entity::find()
+            .filter(care_relationship::Column::PatientId.is_in(ids.clone()))
+            .filter(care_relationship::Column::ClinicianId.eq(clinician.0))
+            .filter(care_relationship::Column::EndedAt.is_null())
+            .all(conn)
+            .await?;
+        for row in kinds {
+            let facts = out.entry(PatientId(row.patient_id)).or_default();
+            match row.kind.as_str() {
+                "assignment" => facts.assigned = true,
+                "care_team" => facts.care_team = true,
+                "consent" => facts.consent = true,
+                _ => {}
+            }
+        }
+        let now = self.clock.now();
+        let emergencies = break_glass::Entity::find()
+            .filter(break_glass::Column::ClinicianId.eq(clinician.0))
+            .filter(break_glass::Column::PatientId.is_in(ids))
+            .filter(break_glass::Column::DeclaredAt.lte(now))
+            .filter(break_glass::Column::ExpiresAt.gt(now))
+            .all(conn)
+            .await?;
+        for row in emergencies {
+            out.entry(PatientId(row.patient_id)).or_default().break_glass = true;
+        }
+        Ok(out)
+    }
 }

@@ -17,7 +17,7 @@ use chrono_tz::Tz;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder, TransactionTrait,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -29,10 +29,12 @@ use super::clock::Clock;
 use super::crypto::{DataKeys, FieldRef};
 use super::entities::{appointment, appointment_slot, availability, availability_exception, job, visit_type};
 use super::ids::{PatientId, UserId};
-use super::patients::{display_name, live};
+use super::patients::{display_names, live};
 
 const TABLE: &str = "appointment";
 pub const REMINDER_JOB: &str = "appointment_reminder";
+/// The most rows a list of visits or time off holds: a bound on every answer.
+pub const LIST_LIMIT: u64 = 200;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
@@ -345,7 +347,7 @@ impl ScheduleRepo {
             ));
         }
         let reason = validate_reason(&booking.reason)?;
-        let span = Span { start: booking.starts_at, end: booking.starts_at + kind.duration };
+        let span = Span::starting(booking.starts_at, kind.duration)?;
         // The platform itself (seeding a demo, importing a clinic's existing visits) books what
         // was already agreed; people book only within the clinician's hours.
         if ctx.actor.role != Role::System {
@@ -413,7 +415,7 @@ impl ScheduleRepo {
     pub async fn reschedule(&self, ctx: &AuditContext, id: Uuid, starts_at: DateTime<Utc>) -> Result<(), Error> {
         let (row, permit) = self.change(ctx, id, Action::AppointmentChange).await?;
         let kind = self.visit_type(row.visit_type_id).await?;
-        let span = Span { start: starts_at, end: starts_at + kind.duration };
+        let span = Span::starting(starts_at, kind.duration)?;
         self.require_open_hours(UserId(row.clinician_id), &kind, span).await?;
         let txn = self.db.begin().await?;
         appointment_slot::Entity::delete_many()
@@ -482,11 +484,14 @@ impl ScheduleRepo {
     pub async fn for_patient(&self, ctx: &AuditContext, patient: PatientId) -> Result<Vec<Appointment>, Error> {
         let permit = self.guard.check(ctx, Action::AppointmentRead, TABLE, Some(patient)).await?;
         let txn = self.db.begin().await?;
-        let rows = appointment::Entity::find()
+        // Bounded: the latest LIST_LIMIT visits, returned oldest first.
+        let mut rows = appointment::Entity::find()
             .filter(appointment::Column::PatientId.eq(patient.0))
-            .order_by_asc(appointment::Column::StartsAt)
+            .order_by_desc(appointment::Column::StartsAt)
+            .limit(LIST_LIMIT)
             .all(&txn)
             .await?;
+        rows.reverse();
         self.audit.append(&txn, &permit.ctx, permit.entry(Action::AppointmentRead, TABLE, None)).await?;
         txn.commit().await?;
         let mut out = Vec::with_capacity(rows.len());
@@ -515,21 +520,24 @@ impl ScheduleRepo {
             .order_by_asc(appointment::Column::StartsAt)
             .all(&self.db)
             .await?;
+        // Who may be named is loaded for all rows at once: no query per appointment.
+        let mut patients: Vec<PatientId> = rows.iter().map(|row| PatientId(row.patient_id)).collect();
+        patients.sort();
+        patients.dedup();
+        let relationships = match (ctx.actor.role, ctx.actor.user_id) {
+            (Role::Clinician, Some(user)) => self.guard.relationships(&self.db, user, &patients).await?,
+            _ => std::collections::HashMap::new(),
+        };
+        let may_see = |patient: PatientId| relationships.get(&patient).is_some_and(|r| r.any());
         let mut shown = Vec::new();
         let mut items = Vec::with_capacity(rows.len());
         for row in rows {
             let patient = PatientId(row.patient_id);
-            let may_see = match (ctx.actor.role, ctx.actor.user_id) {
-                (Role::Clinician, Some(user)) => {
-                    let (relationship, _) = self.guard.relationship(&self.db, user, patient).await?;
-                    relationship.any()
-                }
-                _ => false,
-            };
-            if may_see {
+            let named = may_see(patient);
+            if named {
                 shown.push(patient);
             }
-            items.push((row, may_see));
+            items.push((row, named));
         }
         let txn = self.db.begin().await?;
         self.audit.append(&txn, &permit.ctx, permit.entry(Action::CalendarRead, "calendar", None)).await?;
@@ -539,12 +547,15 @@ impl ScheduleRepo {
             self.audit.append(&txn, &permit.ctx, named).await?;
         }
         txn.commit().await?;
+        patients.retain(|p| may_see(*p));
+        let names = display_names(&self.keys, &self.db, &patients).await?;
         let mut out = Vec::with_capacity(items.len());
         for (row, may_see) in items {
-            let patient = if may_see {
-                Some((PatientId(row.patient_id), display_name(&self.keys, &self.db, PatientId(row.patient_id)).await?))
-            } else {
-                None
+            let patient = PatientId(row.patient_id);
+            let patient = match (may_see, names.get(&patient)) {
+                (true, Some(name)) => Some((patient, name.clone())),
+                (true, None) => return Err(Error::NotFound),
+                (false, _) => None,
             };
             out.push(CalendarItem {
                 id: row.id,
@@ -678,6 +689,7 @@ impl ScheduleRepo {
         Ok(availability_exception::Entity::find()
             .filter(availability_exception::Column::EndsAt.gt(from))
             .order_by_asc(availability_exception::Column::StartsAt)
+            .limit(LIST_LIMIT)
             .all(&self.db)
             .await?
             .into_iter()
@@ -712,8 +724,17 @@ impl ScheduleRepo {
 
     /// The UTC span covering the local dates `from..=to`, with a day to spare on each side.
     fn window(&self, from: NaiveDate, to: NaiveDate) -> Span {
-        let start = from.and_time(NaiveTime::MIN).and_utc() - Duration::days(1);
-        let end = to.and_time(NaiveTime::MIN).and_utc() + Duration::days(2);
+        // Saturating: a date at chrono's edge widens the window to that edge, never panics.
+        let start = from
+            .and_time(NaiveTime::MIN)
+            .and_utc()
+            .checked_sub_signed(Duration::days(1))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let end = to
+            .and_time(NaiveTime::MIN)
+            .and_utc()
+            .checked_add_signed(Duration::days(2))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
         Span { start, end }
     }
 
@@ -724,7 +745,7 @@ impl ScheduleRepo {
         starts_at: DateTime<Utc>,
     ) -> Result<(), Error> {
         let now = self.clock.now();
-        let run_at = (starts_at - self.reminder_lead).max(now);
+        let run_at = starts_at.checked_sub_signed(self.reminder_lead).unwrap_or(now).max(now);
         reminders::enqueue(txn, REMINDER_JOB, appointment, run_at, now).await
     }
 

@@ -21,6 +21,15 @@ pub struct Span {
 }
 
 impl Span {
+    /// The span of `length` from `start`; one that would end past chrono's last instant is a
+    /// validation error on `starts_at`, never a panic.
+    pub fn starting(start: DateTime<Utc>, length: Duration) -> Result<Span, crate::domain::Error> {
+        start
+            .checked_add_signed(length)
+            .map(|end| Span { start, end })
+            .ok_or_else(|| crate::domain::Error::validation("starts_at", "is too far in the future"))
+    }
+
     pub fn overlaps(&self, other: &Span) -> bool {
         self.start < other.end && other.start < self.end
     }
