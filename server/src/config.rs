@@ -66,11 +66,25 @@ pub struct VideoSettings {
     /// coturn's `static-auth-secret`.
     pub turn_secret: Option<SecretString>,
     pub turn_credential_minutes: i64,
+    /// How often an open signaling socket re-reads its session and re-asks the access policy;
+    /// a sign-out or a withdrawn permission ends the call within this time.
+    #[serde(default = "default_session_check_ms")]
+    pub session_check_ms: u64,
+}
+
+fn default_session_check_ms() -> u64 {
+    30_000
 }
 
 impl Default for VideoSettings {
     fn default() -> Self {
-        Self { stun_urls: Vec::new(), turn_urls: Vec::new(), turn_secret: None, turn_credential_minutes: 120 }
+        Self {
+            stun_urls: Vec::new(),
+            turn_urls: Vec::new(),
+            turn_secret: None,
+            turn_credential_minutes: 120,
+            session_check_ms: default_session_check_ms(),
+        }
     }
 }
 
@@ -88,6 +102,12 @@ impl VideoSettings {
         }
         if !urls_ok(&self.turn_urls, &["turn:", "turns:"]) {
             return Err(ConfigError::Invalid("video.turn_urls must start with turn: or turns:".to_owned()));
+        }
+        if !(100..=300_000).contains(&self.session_check_ms) {
+            return Err(ConfigError::Invalid(format!(
+                "video.session_check_ms must be between 100 and 300000, not {}",
+                self.session_check_ms
+            )));
         }
         if !self.turn_urls.is_empty() && self.turn_secret.is_none() {
             return Err(ConfigError::Invalid(
@@ -214,6 +234,13 @@ pub struct AuthSettings {
     /// How long a break-glass declaration opens a chart.
     #[serde(default = "default_break_glass_minutes")]
     pub break_glass_minutes: i64,
+    /// How often expired session rows are deleted (by one node of the cluster per period).
+    #[serde(default = "default_session_sweep_seconds")]
+    pub session_sweep_seconds: u64,
+}
+
+fn default_session_sweep_seconds() -> u64 {
+    300
 }
 
 fn default_break_glass_minutes() -> i64 {
@@ -256,6 +283,7 @@ impl Settings {
                 absolute_timeout_hours: 12,
                 enrollment_ttl_hours: 72,
                 break_glass_minutes: 60,
+                session_sweep_seconds: default_session_sweep_seconds(),
             },
             database: DatabaseSettings { url: SecretString::from(database_url.to_owned()) },
             keys: KeySettings {
@@ -303,6 +331,12 @@ impl Settings {
         }
         if self.auth.idle_timeout_minutes <= 0 || self.auth.absolute_timeout_hours <= 0 {
             return Err(ConfigError::Invalid("auth timeouts must be above 0".to_owned()));
+        }
+        if !(1..=86_400).contains(&self.auth.session_sweep_seconds) {
+            return Err(ConfigError::Invalid(format!(
+                "auth.session_sweep_seconds must be between 1 and 86400, not {}",
+                self.auth.session_sweep_seconds
+            )));
         }
         if self.audit.chain_interval_ms == 0 {
             return Err(ConfigError::Invalid("audit.chain_interval_ms must be above 0".to_owned()));

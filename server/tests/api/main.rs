@@ -13,5 +13,6 @@ mod messages;
 mod pages;
 mod records;
 mod schedule;
+mod session_end;
 mod sessions;
 mod video;
