@@ -99,3 +99,50 @@ on_both_backends!(ending_a_users_sessions_leaves_other_users_signed_in, |backend
     assert!(store.load(&a2.id).await.unwrap().is_none());
     assert!(store.load(&b1.id).await.unwrap().is_some());
 });
+
+on_both_backends!(saving_a_session_that_was_deleted_does_not_bring_it_back, |backend| async move {
+    let test = TestDb::new(backend).await;
+    let (store, clock) = store(&test);
+    let user = uuid::Uuid::new_v4();
+    let mut held = record(&clock, Some(user), Duration::minutes(15));
+    store.create(&mut held).await.unwrap();
+    // Signed out elsewhere (or ended by an admin) while a request or socket still holds it.
+    store.end_all_for_user(user).await.unwrap();
+
+    held.data.insert("last_seen".to_owned(), serde_json::json!(1_764_000_100));
+    store.save(&held).await.unwrap();
+
+    assert!(store.load(&held.id).await.unwrap().is_none());
+    assert_eq!(session::Entity::find().count(&test.db).await.unwrap(), 0);
+});
+
+on_both_backends!(expired_sessions_are_swept_by_one_node_per_period, |backend| async move {
+    use app::domain::lease::{SESSION_SWEEP, TaskLease};
+    let test = TestDb::new(backend).await;
+    let (store, clock) = store(&test);
+    let node_a = TaskLease::new(test.db.clone(), clock.clone() as Arc<dyn Clock>, SESSION_SWEEP);
+    let node_b = TaskLease::new(test.db.clone(), clock.clone() as Arc<dyn Clock>, SESSION_SWEEP);
+    let mut short = record(&clock, None, Duration::minutes(1));
+    let mut long = record(&clock, None, Duration::minutes(20));
+    store.create(&mut short).await.unwrap();
+    store.create(&mut long).await.unwrap();
+    clock.advance(Duration::minutes(2));
+
+    // Node A takes the period's lease and sweeps; node B, in the same period, does not.
+    assert_eq!(store.sweep(&node_a, Duration::minutes(5)).await.unwrap(), Some(1));
+    assert_eq!(store.sweep(&node_b, Duration::minutes(5)).await.unwrap(), None);
+    assert_eq!(store.sweep(&node_a, Duration::minutes(5)).await.unwrap(), None, "once per period, A included");
+    assert_eq!(session::Entity::find().count(&test.db).await.unwrap(), 1);
+
+    // Next period: whichever node comes first sweeps what has expired since.
+    clock.advance(Duration::minutes(20));
+    assert_eq!(store.sweep(&node_b, Duration::minutes(5)).await.unwrap(), Some(1));
+    assert_eq!(store.sweep(&node_a, Duration::minutes(5)).await.unwrap(), None);
+    assert_eq!(session::Entity::find().count(&test.db).await.unwrap(), 0);
+    let lease = app::domain::entities::task_lease::Entity::find_by_id(SESSION_SWEEP.to_owned())
+        .one(&test.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(lease.holder.as_deref(), Some(node_b.node()));
+});

@@ -1,5 +1,5 @@
-//! Video visits on both backends: the waiting room opens at its time, only the patient and
-//! clinicians allowed to see them connect, signals pass sealed through the database (and, on
+//! Video visits on both backends: the waiting room opens at its time, only the patient and the
+//! visit's clinician (or the delegate they name) connect, signals pass sealed through the database (and, on
 //! PostgreSQL, wake a second node through LISTEN/NOTIFY), and every step is audited.
 
 #![allow(clippy::unwrap_used, clippy::panic)] // Test code: a failed step should stop the test where it failed.
@@ -149,10 +149,10 @@ on_both_backends!(
         for step in [
             expect("video.join", "allowed", "patient-self:waiting"),
             expect("video.join", "allowed", "patient-self:connect"),
-            expect("video.join", "allowed", "assigned-clinician:connect"),
-            expect("video.admit", "allowed", "assigned-clinician:admitted"),
+            expect("video.join", "allowed", "visit-clinician:connect"),
+            expect("video.admit", "allowed", "visit-clinician:admitted"),
             expect("video.leave", "allowed", "patient-self:left"),
-            expect("video.end", "allowed", "assigned-clinician:ended"),
+            expect("video.end", "allowed", "visit-clinician:ended"),
             expect("video.join", "error", "not-in-waiting-room"),
         ] {
             assert!(trail.contains(&step), "missing {step:?} in {trail:?}");
@@ -272,3 +272,110 @@ async fn on_sqlite_there_is_no_listener_and_signals_wake_this_process() {
     v.services.video.enter_waiting_room(&v.patient_ctx, v.id).await.unwrap();
     assert_eq!(wakes.recv().await.unwrap(), Wake::Appointment(v.id));
 }
+
+/// The denied rows of `user` for the visit `id`, as (action, rule).
+async fn refusals_of(services: &Services, user: &AuditContext, id: uuid::Uuid) -> Vec<(String, Option<String>)> {
+    audit_event::Entity::find()
+        .filter(audit_event::Column::ActorUserId.eq(user_of(user).0))
+        .filter(audit_event::Column::ResourceId.eq(id.to_string()))
+        .filter(audit_event::Column::Outcome.eq("denied"))
+        .order_by_asc(audit_event::Column::Seq)
+        .all(&services.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.action, r.rule))
+        .collect()
+}
+
+on_both_backends!(
+    a_clinician_on_the_care_team_with_consent_or_break_glass_is_refused_a_visit_that_is_not_theirs,
+    |backend| async move {
+        let test = TestDb::new(backend).await;
+        let v = video_visit(&test).await;
+        let video = &v.services.video;
+        let team = staff(&v.services, Role::Clinician, "Dr. Team").await;
+        let consented = staff(&v.services, Role::Clinician, "Dr. Consent").await;
+        let emergency = staff(&v.services, Role::Clinician, "Dr. Emergency").await;
+        v.services.care.start(&v.admin, v.patient, user_of(&team), CareKind::CareTeam).await.unwrap();
+        v.services.care.start(&v.patient_ctx, v.patient, user_of(&consented), CareKind::Consent).await.unwrap();
+        v.services.break_glass.declare(&emergency, v.patient, "Unresponsive patient in clinic").await.unwrap();
+        // Each of them may read the chart...
+        for clinician in [&team, &consented, &emergency] {
+            v.services.charts.read(clinician, v.patient).await.unwrap();
+        }
+        v.clock.advance(Duration::minutes(50));
+        video.enter_waiting_room(&v.patient_ctx, v.id).await.unwrap();
+
+        // ...but none of them joins, admits or ends someone else's visit, and each try is a
+        // denied row naming the visit.
+        for clinician in [&team, &consented, &emergency] {
+            assert!(matches!(video.room(clinician, v.id).await, Err(Error::Forbidden)));
+            assert!(matches!(video.connect(clinician, v.id).await, Err(Error::Forbidden)));
+            assert!(matches!(video.admit(clinician, v.id).await, Err(Error::Forbidden)));
+            assert!(matches!(video.end(clinician, v.id).await, Err(Error::Forbidden)));
+            let rule = Some("not-the-visits-clinician".to_owned());
+            assert_eq!(
+                refusals_of(&v.services, clinician, v.id).await,
+                vec![
+                    ("video.join".to_owned(), rule.clone()),
+                    ("video.join".to_owned(), rule.clone()),
+                    ("video.admit".to_owned(), rule.clone()),
+                    ("video.end".to_owned(), rule.clone()),
+                ]
+            );
+        }
+        // Another patient does not join this patient's visit.
+        let other = v.services.patients.create(&system(), sample_patient("V2")).await.unwrap();
+        let other_ctx = patient_account(&v.services, other).await;
+        assert!(matches!(video.connect(&other_ctx, v.id).await, Err(Error::Forbidden)));
+        assert_eq!(
+            refusals_of(&v.services, &other_ctx, v.id).await,
+            vec![("video.join".to_owned(), Some("not-own-record".to_owned()))]
+        );
+
+        // The visit's clinician gets in, and names the care-team colleague as delegate.
+        video.connect(&v.clinician, v.id).await.unwrap();
+        assert!(matches!(video.name_delegate(&team, v.id, Some(user_of(&team))).await, Err(Error::Forbidden)));
+        video.name_delegate(&v.clinician, v.id, Some(user_of(&team))).await.unwrap();
+        assert_eq!(video.delegate_of(v.id).await.unwrap(), Some(user_of(&team)));
+        assert_eq!(video.room(&v.clinician, v.id).await.unwrap().delegate_id, Some(user_of(&team)));
+
+        // The delegate joins and admits; the delegate may not pass the visit on; the others
+        // are still refused.
+        video.connect(&team, v.id).await.unwrap();
+        video.admit(&team, v.id).await.unwrap();
+        assert_eq!(video.waiting_room(&team).await.unwrap().len(), 1, "a delegated visit is on the delegate's list");
+        let passed_on = video.name_delegate(&team, v.id, Some(user_of(&consented))).await;
+        assert!(matches!(passed_on, Err(Error::Forbidden)), "{passed_on:?}");
+        assert!(matches!(video.connect(&consented, v.id).await, Err(Error::Forbidden)));
+        // Nobody but a clinician can be a delegate.
+        let named_admin = video.name_delegate(&v.clinician, v.id, Some(user_of(&v.admin))).await;
+        assert!(matches!(named_admin, Err(Error::Validation(_))), "{named_admin:?}");
+
+        // Removed, the delegate is refused again; named again, they end the visit.
+        video.name_delegate(&v.clinician, v.id, None).await.unwrap();
+        assert!(matches!(video.connect(&team, v.id).await, Err(Error::Forbidden)));
+        video.name_delegate(&v.clinician, v.id, Some(user_of(&team))).await.unwrap();
+        video.end(&team, v.id).await.unwrap();
+
+        let trail: Vec<(String, String, Option<String>)> = audit_rows(&v.services, v.id)
+            .await
+            .into_iter()
+            .filter(|r| r.outcome == "allowed")
+            .map(|r| (r.action, r.actor_user_id.map(|u| u.to_string()).unwrap_or_default(), r.rule))
+            .collect();
+        let (doctor, colleague) = (user_of(&v.clinician).to_string(), user_of(&team).to_string());
+        let row = |action: &str, who: &str, rule: String| (action.to_owned(), who.to_owned(), Some(rule));
+        for step in [
+            row("video.join", &doctor, "visit-clinician:connect".to_owned()),
+            row("video.delegate", &doctor, format!("visit-clinician:delegate-named {colleague}")),
+            row("video.join", &colleague, "visit-delegate:connect".to_owned()),
+            row("video.admit", &colleague, "visit-delegate:admitted".to_owned()),
+            row("video.delegate", &doctor, "visit-clinician:delegate-removed".to_owned()),
+            row("video.end", &colleague, "visit-delegate:ended".to_owned()),
+        ] {
+            assert!(trail.contains(&step), "missing {step:?} in {trail:?}");
+        }
+    }
+);

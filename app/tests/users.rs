@@ -193,7 +193,7 @@ on_both_backends!(the_last_passkey_cannot_be_removed_and_others_can_be_renamed_a
     let last = services.users.remove_passkey(&own, user, first).await;
     assert!(matches!(last, Err(Error::Conflict(_))), "{last:?}");
 
-    services.users.add_passkey(&own, user, new_passkey(8)).await.unwrap();
+    services.users.add_passkey(&own, user, new_passkey(8), Some(services.clock.now())).await.unwrap();
     services.users.rename_passkey(&own, user, first, "  Old laptop ").await.unwrap();
     services.users.remove_passkey(&own, user, first).await.unwrap();
 

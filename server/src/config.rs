@@ -66,11 +66,25 @@ pub struct VideoSettings {
     /// coturn's `static-auth-secret`.
     pub turn_secret: Option<SecretString>,
     pub turn_credential_minutes: i64,
+    /// How often an open signaling socket re-reads its session and re-asks the access policy;
+    /// a sign-out or a withdrawn permission ends the call within this time.
+    #[serde(default = "default_session_check_ms")]
+    pub session_check_ms: u64,
+}
+
+fn default_session_check_ms() -> u64 {
+    30_000
 }
 
 impl Default for VideoSettings {
     fn default() -> Self {
-        Self { stun_urls: Vec::new(), turn_urls: Vec::new(), turn_secret: None, turn_credential_minutes: 120 }
+        Self {
+            stun_urls: Vec::new(),
+            turn_urls: Vec::new(),
+            turn_secret: None,
+            turn_credential_minutes: 120,
+            session_check_ms: default_session_check_ms(),
+        }
     }
 }
 
@@ -88,6 +102,12 @@ impl VideoSettings {
         }
         if !urls_ok(&self.turn_urls, &["turn:", "turns:"]) {
             return Err(ConfigError::Invalid("video.turn_urls must start with turn: or turns:".to_owned()));
+        }
+        if !(100..=300_000).contains(&self.session_check_ms) {
+            return Err(ConfigError::Invalid(format!(
+                "video.session_check_ms must be between 100 and 300000, not {}",
+                self.session_check_ms
+            )));
         }
         if !self.turn_urls.is_empty() && self.turn_secret.is_none() {
             return Err(ConfigError::Invalid(
@@ -251,6 +271,9 @@ pub struct AuthSettings {
     /// Sign-in and enrollment challenges (each a session row) per client address and minute.
     #[serde(default = "default_anonymous_challenges")]
     pub anonymous_challenges_per_minute: i64,
+    /// How often expired session rows are deleted (by one node of the cluster per period).
+    #[serde(default = "default_session_sweep_seconds")]
+    pub session_sweep_seconds: u64,
 }
 
 fn default_anonymous_challenges() -> i64 {
@@ -259,6 +282,10 @@ fn default_anonymous_challenges() -> i64 {
 
 fn default_anonymous_rows() -> i64 {
     app::domain::anonymous::AUDITED_PER_WINDOW
+}
+
+fn default_session_sweep_seconds() -> u64 {
+    300
 }
 
 fn default_break_glass_minutes() -> i64 {
@@ -340,6 +367,7 @@ impl Settings {
                 enrollment_ttl_hours: 72,
                 break_glass_minutes: 60,
                 anonymous_challenges_per_minute: default_anonymous_challenges(),
+                session_sweep_seconds: default_session_sweep_seconds(),
             },
             database: DatabaseSettings { url: SecretString::from(database_url.to_owned()), migration_url: None },
             keys: KeySettings {
@@ -397,6 +425,12 @@ impl Settings {
         }
         self.trusted_proxies()?;
         self.anonymous_limits()?;
+        if !(1..=86_400).contains(&self.auth.session_sweep_seconds) {
+            return Err(ConfigError::Invalid(format!(
+                "auth.session_sweep_seconds must be between 1 and 86400, not {}",
+                self.auth.session_sweep_seconds
+            )));
+        }
         if self.audit.chain_interval_ms == 0 {
             return Err(ConfigError::Invalid("audit.chain_interval_ms must be above 0".to_owned()));
         }

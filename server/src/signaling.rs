@@ -6,11 +6,15 @@
 //! text frames both ways; everything a browser sends is stored by [`VideoRepo::send`] and
 //! reaches the other browser through the database, whichever node it is connected to.
 //!
+//! Every `video.session_check_ms` an open socket re-reads its session from the store and asks
+//! the access policy again; when either says no, the socket is closed with a close code
+//! (4401 signed out, 4403 no longer allowed, 1011 the check failed). Holding the socket open
+//! is not activity: automatic logoff ends an idle session during a call too.
+//!
 //! [`VideoRepo::send`]: app::domain::telemedicine::VideoRepo::send
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use app::domain::Error;
 use app::domain::audit::{Action, Actor, AuditContext, AuditEntry, Outcome, Purpose, Role};
@@ -25,10 +29,13 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::error::RecvError;
 use tower_sessions::Session;
 
-/// How often an open socket re-checks its session (signed out elsewhere, idle, disabled).
-const SESSION_CHECK: Duration = Duration::from_secs(30);
-/// Close code sent when the session behind a socket has ended.
+/// Close code sent when the session behind a socket has ended (signed out here or elsewhere,
+/// sessions ended by an admin, account disabled, automatic logoff).
 const SIGNED_OUT: u16 = 4401;
+/// Close code sent when the access policy no longer lets this person into the visit.
+const NOT_ALLOWED: u16 = 4403;
+/// Close code sent when the check itself failed: the socket closes rather than stay open unchecked.
+const CHECK_FAILED: u16 = 1011;
 
 #[derive(Debug, Deserialize)]
 pub struct Resume {
@@ -153,8 +160,10 @@ async fn run(
     // A reconnecting browser gets what it missed at once.
     let from = if resumed { start.saturating_sub(REREAD_LOOKBACK) } else { start };
     let mut outcome = deliver(&mut socket, &services, &connection, from, &mut delivered, &mut newest).await;
-    let mut session_check = tokio::time::interval(SESSION_CHECK);
+    let mut session_check = tokio::time::interval(services.video.session_check);
+    session_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     session_check.tick().await;
+    let mut withdrawn = false;
     while outcome.is_ok() {
         tokio::select! {
             incoming = socket.recv() => match incoming {
@@ -181,21 +190,54 @@ async fn run(
                 }
             }
             _ = session_check.tick() => {
-                // A call is activity: it keeps the session from idling out, but a session
-                // ended elsewhere (sign-out, disabled account, absolute limit) ends the call.
-                let still_signed_in = matches!(app::api::context::current_user(&services, &session).await, Ok(Some(_)));
-                if !still_signed_in || session.save().await.is_err() {
-                    let frame = CloseFrame { code: SIGNED_OUT, reason: Utf8Bytes::from_static("signed out") };
+                if let Some((code, reason)) = recheck(&services, &session, &ctx, &connection).await {
+                    withdrawn = code == NOT_ALLOWED;
+                    tracing::info!(appointment_id = %connection.appointment_id, code, "signaling closed by its check");
+                    let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
                     let _ = socket.send(Message::Close(Some(frame))).await;
                     break;
                 }
             }
         }
     }
+    // Someone the policy no longer lets in has not "left" the visit: their refusal is audited.
+    if withdrawn {
+        return;
+    }
     if let Err(err) = services.video.leave(&ctx, &connection).await {
         tracing::warn!(appointment_id = %connection.appointment_id, error = %err, "leaving a visit was not recorded");
     }
     tracing::info!(appointment_id = %connection.appointment_id, connection_id = %connection.id, "signaling closed");
+}
+
+/// Re-reads the session from the store and re-runs the access decision; why to close, or None
+/// to carry on. A refusal is audited by the policy; a session that ended is audited by the
+/// logoff (or by whoever ended it).
+async fn recheck(
+    services: &Services,
+    session: &Session,
+    ctx: &AuditContext,
+    connection: &Connection,
+) -> Option<(u16, &'static str)> {
+    let context = |actor: Actor| AuditContext { actor, ..ctx.clone() };
+    let user = match app::api::context::recheck_user(services, session, &context).await {
+        Ok(Some(user)) if user.id == connection.user_id => user,
+        Ok(_) => return Some((SIGNED_OUT, "signed out")),
+        Err(err) => {
+            tracing::error!(error = %err, "re-checking a signaling session failed");
+            return Some((CHECK_FAILED, "check failed"));
+        }
+    };
+    match services.video.recheck(&context(user.actor()), connection).await {
+        Ok(()) => None,
+        Err(Error::Forbidden | Error::NotFound | Error::Conflict(_) | Error::Validation(_)) => {
+            Some((NOT_ALLOWED, "not allowed"))
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "re-checking access to a visit failed");
+            Some((CHECK_FAILED, "check failed"))
+        }
+    }
 }
 
 /// Stores one frame from the browser. The reason for a refusal names no value.

@@ -57,6 +57,13 @@ pub async fn services(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Res
     let grace = i64::try_from(settings.audit.chainer_failure_grace_seconds).unwrap_or(i64::MAX);
     services.chainer.set_failure_grace(chrono::Duration::seconds(grace));
     services.anonymous = services.anonymous.clone().with_limits(settings.anonymous_limits()?);
+    services.video.session_check = Duration::from_millis(settings.video.session_check_ms);
+    // Mail is configured when reminders go out: security notices use the same relay.
+    if settings.reminders.enabled {
+        use app::domain::scheduling::reminders::{Mailer, SmtpMailer};
+        let mailer: Arc<dyn Mailer> = Arc::new(SmtpMailer::new(&settings.reminders.smtp.domain())?);
+        services.notices = services.notices.clone().with_mailer(mailer, &settings.clinic.name);
+    }
     Ok(services)
 }
 
@@ -269,6 +276,28 @@ fn spawn_budget_sweep(services: &Services) -> tokio::task::JoinHandle<()> {
     })
 }
 
+/// Deletes expired session rows every `every`, on one node of the cluster per period: each
+/// node tries, and only the one that takes the database lease for the period sweeps.
+pub fn spawn_session_sweeper(services: &Services, every: Duration) -> tokio::task::JoinHandle<()> {
+    use app::domain::lease::{SESSION_SWEEP, TaskLease};
+    let lease = TaskLease::new(services.db.clone(), services.clock.clone(), SESSION_SWEEP);
+    let sessions = services.sessions.clone();
+    // Held a little shorter than the period, so the next tick (of any node) finds it free.
+    let period = chrono::Duration::from_std(every).unwrap_or(chrono::Duration::minutes(5)) * 9 / 10;
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            match sessions.sweep(&lease, period).await {
+                Ok(Some(0) | None) => {}
+                Ok(Some(deleted)) => tracing::info!(deleted, "expired sessions deleted"),
+                Err(err) => tracing::error!(error = %err, "sweeping expired sessions failed; will retry"),
+            }
+        }
+    })
+}
+
 /// A running server: its bound port and the future that serves it.
 pub struct Application {
     port: u16,
@@ -278,6 +307,7 @@ pub struct Application {
     budget: tokio::task::JoinHandle<()>,
     reminders: Option<tokio::task::JoinHandle<()>>,
     signaling: Option<tokio::task::JoinHandle<()>>,
+    sweeper: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -301,10 +331,11 @@ impl Application {
         let reminders = if settings.reminders.enabled { Some(spawn_reminders(settings, &services)?) } else { None };
         // On PostgreSQL, signals written by other nodes wake this node's video connections.
         let signaling = services.video.hub.spawn_listener(&services.db);
+        let sweeper = spawn_session_sweeper(&services, Duration::from_secs(settings.auth.session_sweep_seconds));
         let state = AppState { leptos_options: leptos_options(settings), services };
         let origin = AllowedOrigin(settings.public_url()?.origin());
         let router = router(state, HeaderPolicy { tls: settings.server.tls }, origin, proxies);
-        Ok(Self { port, listener, router, chainer, budget, reminders, signaling })
+        Ok(Self { port, listener, router, chainer, budget, reminders, signaling, sweeper })
     }
 
     pub fn port(&self) -> u16 {
@@ -316,6 +347,7 @@ impl Application {
         let result = axum::serve(self.listener, service).with_graceful_shutdown(shutdown_signal()).await;
         self.chainer.abort();
         self.budget.abort();
+        self.sweeper.abort();
         for task in [self.reminders, self.signaling].into_iter().flatten() {
             task.abort();
         }

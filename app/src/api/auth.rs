@@ -37,10 +37,29 @@ pub fn home_for(role: &str) -> &'static str {
 #[cfg(feature = "ssr")]
 mod server {
     use serde::{Deserialize, Serialize};
-    use webauthn_rs::prelude::{DiscoverableAuthentication, PasskeyRegistration};
+    use webauthn_rs::prelude::{DiscoverableAuthentication, PasskeyAuthentication, PasskeyRegistration};
 
     pub const ENROLL_STATE: &str = "webauthn_enroll";
     pub const SIGN_IN_STATE: &str = "webauthn_sign_in";
+    pub const STEP_UP_STATE: &str = "webauthn_step_up";
+
+    /// A step-up assertion in progress, bound to the account it was started for.
+    #[derive(Serialize, Deserialize)]
+    pub struct StepUpState {
+        pub user_id: uuid::Uuid,
+        pub state: PasskeyAuthentication,
+    }
+
+    /// When the session's person last verified with a passkey (sign-in or step-up).
+    pub async fn verified_at(
+        session: &tower_sessions::Session,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, crate::error::AppError> {
+        let micros = session
+            .get::<i64>(crate::api::context::PASSKEY_VERIFIED_AT)
+            .await
+            .map_err(crate::api::context::internal)?;
+        Ok(micros.and_then(chrono::DateTime::from_timestamp_micros))
+    }
 
     /// The registration ceremony in progress, bound to the account it was started for.
     #[derive(Serialize, Deserialize)]
@@ -197,6 +216,8 @@ pub async fn finish_sign_in(credential: PublicKeyCredential) -> Result<SessionIn
             session.insert(USER_ID_KEY, user.id.0).await.map_err(internal)?;
             session.insert(SIGNED_IN_AT, now).await.map_err(internal)?;
             session.insert(LAST_SEEN, now).await.map_err(internal)?;
+            // A passkey sign-in is a user-verified assertion (verification is required).
+            session.insert(super::context::PASSKEY_VERIFIED_AT, now).await.map_err(internal)?;
             let ctx = audit_context(user.actor(), Purpose::Operations);
             record(&services, &ctx, entry(Outcome::Allowed, "passkey", Some(user.id.0))).await?;
             tracing::info!(user_id = %user.id, role = user.role.as_str(), "signed in");
@@ -273,19 +294,71 @@ pub async fn my_passkeys() -> Result<Vec<PasskeyInfo>, AppError> {
         .collect())
 }
 
-/// Adding a passkey while signed in: step one.
-#[server(endpoint = "account/start_add_passkey", prefix = "/api", input = Json)]
-pub async fn start_add_passkey() -> Result<CreationChallengeResponse, AppError> {
+/// Confirming it is still you (before adding a passkey): step one, a challenge for one of the
+/// signed-in person's own passkeys, with user verification.
+#[server(endpoint = "account/start_step_up", prefix = "/api", input = Json)]
+pub async fn start_step_up() -> Result<RequestChallengeResponse, AppError> {
     use super::context::{internal, require_user, services, session};
     let (services, session) = (services()?, session().await?);
+    let user = require_user(&services, &session, crate::domain::audit::Action::AuthSignIn).await?;
+    let (challenge, state) = services.passkeys.start_step_up(&services.db, user.id).await?;
+    session.insert(server::STEP_UP_STATE, server::StepUpState { user_id: user.id.0, state }).await.map_err(internal)?;
+    Ok(challenge)
+}
+
+/// Step two: the assertion is verified; the session records when. Audited either way.
+#[server(endpoint = "account/finish_step_up", prefix = "/api", input = Json)]
+pub async fn finish_step_up(credential: PublicKeyCredential) -> Result<(), AppError> {
+    use super::context::{PASSKEY_VERIFIED_AT, audit_context, internal, record, require_user, services, session};
+    use crate::domain::audit::{Action, AuditEntry, Outcome, Purpose};
+    let (services, session) = (services()?, session().await?);
+    let user = require_user(&services, &session, Action::AuthSignIn).await?;
+    let pending = session.remove::<server::StepUpState>(server::STEP_UP_STATE).await.map_err(internal)?;
+    session.save().await.map_err(internal)?;
+    let verified = match pending {
+        Some(pending) if pending.user_id == user.id.0 => {
+            services.passkeys.finish_step_up(&services.db, user.id, &credential, &pending.state).await?
+        }
+        _ => false,
+    };
+    let (outcome, rule) = if verified { (Outcome::Allowed, "step-up") } else { (Outcome::Denied, "step-up-failed") };
+    let entry = AuditEntry {
+        action: Action::AuthSignIn,
+        resource_type: "session",
+        resource_id: Some(user.id.to_string()),
+        patient_id: None,
+        outcome,
+        rule: Some(rule.to_owned()),
+    };
+    record(&services, &audit_context(user.actor(), Purpose::Operations), entry).await?;
+    if !verified {
+        return Err(crate::domain::Error::validation(
+            "passkey",
+            "that passkey could not be verified; please try again",
+        )
+        .into());
+    }
+    session.insert(PASSKEY_VERIFIED_AT, services.clock.now().timestamp_micros()).await.map_err(internal)?;
+    Ok(())
+}
+
+/// Adding a passkey while signed in: step one. Only within 5 minutes of a user-verified
+/// passkey assertion (sign-in or step-up); otherwise refused, audited, with a message saying so.
+#[server(endpoint = "account/start_add_passkey", prefix = "/api", input = Json)]
+pub async fn start_add_passkey() -> Result<CreationChallengeResponse, AppError> {
+    use super::context::{audit_context, internal, require_user, services, session};
+    use crate::domain::audit::Purpose;
+    let (services, session) = (services()?, session().await?);
     let user = require_user(&services, &session, crate::domain::audit::Action::PasskeyAdd).await?;
+    let ctx = audit_context(user.actor(), Purpose::Operations);
+    services.users.require_fresh_verification(&ctx, user.id, server::verified_at(&session).await?).await?;
     let existing = services.passkeys.credential_ids(&services.db, user.id).await?;
     let (challenge, state) = services.passkeys.start_registration(&user, existing)?;
     session.insert(server::ENROLL_STATE, server::EnrollState { user_id: user.id.0, state }).await.map_err(internal)?;
     Ok(challenge)
 }
 
-/// Adding a passkey while signed in: step two.
+/// Adding a passkey while signed in: step two. The owner is told by email when mail is set up.
 #[server(endpoint = "account/finish_add_passkey", prefix = "/api", input = Json)]
 pub async fn finish_add_passkey(device_name: String, credential: RegisterPublicKeyCredential) -> Result<(), AppError> {
     use super::context::{audit_context, internal, require_user, services, session};
@@ -302,7 +375,9 @@ pub async fn finish_add_passkey(device_name: String, credential: RegisterPublicK
         return Err(AppError::Forbidden);
     }
     let passkey = services.passkeys.finish_registration(&credential, &pending.state, name)?;
-    services.users.add_passkey(&audit_context(user.actor(), Purpose::Operations), user.id, passkey).await?;
+    let ctx = audit_context(user.actor(), Purpose::Operations);
+    services.users.add_passkey(&ctx, user.id, passkey, server::verified_at(&session).await?).await?;
+    services.notices.passkey_added(&ctx, &user).await?;
     Ok(())
 }
 

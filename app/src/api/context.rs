@@ -1,5 +1,5 @@
 //! What a server function knows about its request: the services, the session, who is signed in
-//! (with automatic logoff applied) and the audit context (request id, IP, user agent).
+//! (with automatic logoff applied and audited) and the audit context (request id, IP, user agent).
 
 use std::net::SocketAddr;
 
@@ -18,6 +18,9 @@ use crate::error::AppError;
 
 pub const SIGNED_IN_AT: &str = "signed_in_at";
 pub const LAST_SEEN: &str = "last_seen";
+/// When the person last proved presence with a user-verified passkey assertion (sign-in or
+/// step-up), in microseconds: adding a passkey needs one within 5 minutes.
+pub const PASSKEY_VERIFIED_AT: &str = "passkey_verified_at";
 
 pub fn services() -> Result<Services, AppError> {
     use_context::<AppState>()
@@ -67,8 +70,31 @@ pub fn anonymous_context() -> AuditContext {
 }
 
 /// The signed-in user, or None. A session past its idle or absolute limit, or of an account
-/// that is no longer active, is ended here and counts as signed out.
+/// that is no longer active, is ended here (audited) and counts as signed out. The call counts
+/// as activity.
 pub async fn current_user(services: &Services, session: &Session) -> Result<Option<User>, AppError> {
+    session_user(services, session, true, &|actor: Actor| audit_context(actor, Purpose::Operations)).await
+}
+
+/// For a long-lived connection (the signaling socket): the session as the store has it now (a
+/// sign-out elsewhere, an admin's "end sessions" or a disabled account shows at once), with
+/// automatic logoff applied. Holding a connection open is not activity: an idle session ends at
+/// its limit even while a call is open. `context` builds the connection's audit context.
+pub async fn recheck_user(
+    services: &Services,
+    session: &Session,
+    context: &(dyn Fn(Actor) -> AuditContext + Sync),
+) -> Result<Option<User>, AppError> {
+    session.load().await.map_err(internal)?;
+    session_user(services, session, false, context).await
+}
+
+async fn session_user(
+    services: &Services,
+    session: &Session,
+    activity: bool,
+    context: &(dyn Fn(Actor) -> AuditContext + Sync),
+) -> Result<Option<User>, AppError> {
     let Some(user_id) = session.get::<uuid::Uuid>(USER_ID_KEY).await.map_err(internal)? else {
         return Ok(None);
     };
@@ -78,21 +104,41 @@ pub async fn current_user(services: &Services, session: &Session) -> Result<Opti
     let policy = services.session_policy;
     let idle_over = now.saturating_sub(last_seen) > policy.idle.num_microseconds().unwrap_or(i64::MAX);
     let absolute_over = now.saturating_sub(signed_in_at) > policy.absolute.num_microseconds().unwrap_or(i64::MAX);
-    if idle_over || absolute_over {
-        tracing::info!(user_id = %user_id, idle_over, absolute_over, "session ended by automatic logoff");
+    let user = match services.users.get(UserId(user_id)).await {
+        Ok(user) => Some(user),
+        Err(Error::NotFound) => None,
+        Err(err) => return Err(err.into()),
+    };
+    let ended = match &user {
+        _ if absolute_over => Some("automatic-logoff:absolute"),
+        _ if idle_over => Some("automatic-logoff:idle"),
+        Some(user) if user.status == UserStatus::Active => None,
+        _ => Some("account-not-active"),
+    };
+    if let Some(rule) = ended {
+        tracing::info!(user_id = %user_id, rule, "session ended");
+        let actor = match &user {
+            Some(user) => user.actor(),
+            None => Actor { user_id: Some(UserId(user_id)), role: Role::Anonymous, patient_id: None },
+        };
+        let entry = crate::domain::audit::AuditEntry {
+            action: crate::domain::audit::Action::AuthSignOut,
+            resource_type: "session",
+            resource_id: Some(user_id.to_string()),
+            patient_id: None,
+            outcome: crate::domain::audit::Outcome::Allowed,
+            rule: Some(rule.to_owned()),
+        };
+        // Recorded before the session goes: if the row cannot be written, the request fails
+        // and the next one tries again.
+        record(services, &context(actor), entry).await?;
         session.flush().await.map_err(internal)?;
         return Ok(None);
     }
-    let user = match services.users.get(UserId(user_id)).await {
-        Ok(user) if user.status == UserStatus::Active => user,
-        Ok(_) | Err(Error::NotFound) => {
-            session.flush().await.map_err(internal)?;
-            return Ok(None);
-        }
-        Err(err) => return Err(err.into()),
-    };
-    session.insert(LAST_SEEN, now).await.map_err(internal)?;
-    Ok(Some(user))
+    if activity {
+        session.insert(LAST_SEEN, now).await.map_err(internal)?;
+    }
+    Ok(user)
 }
 
 /// The signed-in user, for a function any signed-in person may call on their own account. A

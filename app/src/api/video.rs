@@ -34,6 +34,10 @@ pub struct VideoRoomView {
     pub patient_name: Option<String>,
     pub patient_id: Option<String>,
     pub ice_servers: Vec<IceServerView>,
+    /// Whether this browser's user is the visit's own clinician, who may name a delegate.
+    pub can_delegate: bool,
+    /// The colleague named to take this visit, if any: (id, name).
+    pub delegate: Option<(String, String)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,7 +61,9 @@ pub async fn video_room(appointment_id: String) -> Result<VideoRoomView, AppErro
     use crate::domain::audit::{Action, Role};
     let (services, user, ctx) = super::context::signed_in(Action::VideoJoin).await?;
     let room = services.video.room(&ctx, self::appointment_id(&appointment_id)?).await?;
-    let names = services.users.workforce_names([room.clinician_id]).await?;
+    let names = services.users.workforce_names(room.delegate_id.into_iter().chain([room.clinician_id])).await?;
+    let delegate =
+        room.delegate_id.map(|id| (id.to_string(), names.get(&id).map_or_else(String::new, |(_, name)| name.clone())));
     let side = if user.role == Role::Patient { "patient" } else { "clinician" };
     let ice_servers = services
         .video
@@ -77,6 +83,8 @@ pub async fn video_room(appointment_id: String) -> Result<VideoRoomView, AppErro
         patient_id: room.patient_name.as_ref().map(|_| room.patient_id.to_string()),
         patient_name: room.patient_name,
         ice_servers,
+        can_delegate: user.id == room.clinician_id,
+        delegate,
     })
 }
 
@@ -120,5 +128,21 @@ pub async fn end_video_visit(appointment_id: String) -> Result<(), AppError> {
     use crate::domain::audit::Action;
     let (services, _, ctx) = super::context::signed_in(Action::VideoEnd).await?;
     services.video.end(&ctx, self::appointment_id(&appointment_id)?).await?;
+    Ok(())
+}
+
+/// The visit's clinician names a colleague (a clinician's account id) to join, admit and end
+/// this visit in their place, or removes the delegate (`delegate_id` None). Audited.
+#[server(endpoint = "video/name_delegate", prefix = "/api", input = Json)]
+pub async fn name_delegate(appointment_id: String, delegate_id: Option<String>) -> Result<(), AppError> {
+    use crate::domain::audit::Action;
+    use crate::domain::ids::UserId;
+    let (services, _, ctx) = super::context::signed_in(Action::VideoDelegate).await?;
+    let id = self::appointment_id(&appointment_id)?;
+    let delegate = match delegate_id.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+        Some(value) => Some(UserId(super::context::parse_id("delegate_id", value)?)),
+        None => None,
+    };
+    services.video.name_delegate(&ctx, id, delegate).await?;
     Ok(())
 }

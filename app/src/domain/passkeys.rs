@@ -8,8 +8,9 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use url::Url;
 use webauthn_rs::prelude::{
-    CreationChallengeResponse, DiscoverableAuthentication, Passkey, PasskeyRegistration, PublicKeyCredential,
-    RegisterPublicKeyCredential, RequestChallengeResponse, Webauthn, WebauthnBuilder, WebauthnError,
+    CreationChallengeResponse, DiscoverableAuthentication, Passkey, PasskeyAuthentication, PasskeyRegistration,
+    PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse, Webauthn, WebauthnBuilder,
+    WebauthnError,
 };
 use webauthn_rs_proto::{AuthenticatorSelectionCriteria, ResidentKeyRequirement, UserVerificationPolicy};
 
@@ -165,6 +166,68 @@ impl Passkeys {
             .exec(db)
             .await?;
         Ok(Ok(UserId(user_uuid)))
+    }
+
+    /// Options for confirming, while signed in, that the person is still the one at the device
+    /// (before adding a passkey): an assertion with user verification by one of `user`'s own
+    /// passkeys.
+    pub async fn start_step_up(
+        &self,
+        db: &DatabaseConnection,
+        user: UserId,
+    ) -> Result<(RequestChallengeResponse, PasskeyAuthentication), Error> {
+        let stored = self.stored(db, user).await?;
+        let keys: Vec<Passkey> = stored.iter().map(|(_, key)| key.clone()).collect();
+        if keys.is_empty() {
+            return Err(Error::validation("passkey", "this account has no passkey to confirm with"));
+        }
+        let (mut rcr, state) = self
+            .webauthn
+            .start_passkey_authentication(&keys)
+            .map_err(|e| Error::Internal(anyhow::anyhow!("WebAuthn authentication start: {e}")))?;
+        rcr.mediation = None;
+        Ok((rcr, state))
+    }
+
+    /// Verifies a step-up assertion: true when one of `user`'s passkeys signed it with user
+    /// verification. The stored counter is updated as at sign-in.
+    pub async fn finish_step_up(
+        &self,
+        db: &DatabaseConnection,
+        user: UserId,
+        credential: &PublicKeyCredential,
+        state: &PasskeyAuthentication,
+    ) -> Result<bool, Error> {
+        let Ok(result) = self.webauthn.finish_passkey_authentication(credential, state) else { return Ok(false) };
+        if !result.user_verified() {
+            return Ok(false);
+        }
+        let stored = self.stored(db, user).await?;
+        let Some((id, mut key)) = stored.into_iter().find(|(_, key)| key.cred_id() == result.cred_id()) else {
+            return Ok(false);
+        };
+        key.update_credential(&result);
+        passkey::Entity::update_many()
+            .col_expr(
+                passkey::Column::Passkey,
+                Expr::value(serde_json::to_string(&key).map_err(|e| Error::Internal(anyhow::Error::new(e)))?),
+            )
+            .col_expr(passkey::Column::LastUsedAt, Expr::value(self.clock.now()))
+            .filter(passkey::Column::Id.eq(id))
+            .exec(db)
+            .await?;
+        Ok(true)
+    }
+
+    async fn stored(&self, db: &DatabaseConnection, user: UserId) -> Result<Vec<(uuid::Uuid, Passkey)>, Error> {
+        let rows = passkey::Entity::find().filter(passkey::Column::UserId.eq(user.0)).all(db).await?;
+        rows.into_iter()
+            .map(|row| {
+                let key: Passkey =
+                    serde_json::from_str(&row.passkey).map_err(|e| Error::Internal(anyhow::Error::new(e)))?;
+                Ok((row.id, key))
+            })
+            .collect()
     }
 
     /// The credential ids a user already holds, so the same device is not registered twice.

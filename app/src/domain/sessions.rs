@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, SqlErr};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -19,6 +19,7 @@ use uuid::Uuid;
 use super::Error;
 use super::clock::Clock;
 use super::entities::session;
+use super::lease::TaskLease;
 
 /// The session data key that holds the signed-in user's id; copied to its own column so all of
 /// a user's sessions can be found and ended.
@@ -60,15 +61,30 @@ impl DbSessionStore {
         Ok(result.rows_affected)
     }
 
+    /// The cluster's periodic sweep: deletes expired rows if this node takes the sweep's lease
+    /// for `period` (see [`TaskLease`]); None when another node has it.
+    pub async fn sweep(&self, lease: &TaskLease, period: chrono::Duration) -> Result<Option<u64>, Error> {
+        if !lease.acquire(period).await? {
+            return Ok(None);
+        }
+        self.delete_expired().await.map(Some)
+    }
+
     fn row(record: &Record) -> session_store::Result<session::ActiveModel> {
-        let data = serde_json::to_string(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))?;
-        let user_id = record.data.get(USER_ID_KEY).and_then(|value| serde_json::from_value::<Uuid>(value.clone()).ok());
+        let (user_id, data, expires_at) = Self::columns(record)?;
         Ok(session::ActiveModel {
             id_hash: Set(Self::id_hash(&record.id)),
             user_id: Set(user_id),
             data: Set(data),
-            expires_at: Set(to_chrono(record.expiry_date)),
+            expires_at: Set(expires_at),
         })
+    }
+
+    /// The user id, the data and the expiry of `record`, as stored.
+    fn columns(record: &Record) -> session_store::Result<(Option<Uuid>, String, DateTime<Utc>)> {
+        let data = serde_json::to_string(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let user_id = record.data.get(USER_ID_KEY).and_then(|value| serde_json::from_value::<Uuid>(value.clone()).ok());
+        Ok((user_id, data, to_chrono(record.expiry_date)))
     }
 }
 
@@ -102,16 +118,22 @@ impl SessionStore for DbSessionStore {
         Err(session_store::Error::Backend("could not allocate a session id".to_owned()))
     }
 
+    /// Updates the session's row, never creates one: a session deleted meanwhile (signed out in
+    /// another tab, ended by an admin, disabled, logged off) stays over, and a request or socket
+    /// still holding its record cannot bring it back. Only [`create`](Self::create) inserts.
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        session::Entity::insert(Self::row(record)?)
-            .on_conflict(
-                OnConflict::column(session::Column::IdHash)
-                    .update_columns([session::Column::UserId, session::Column::Data, session::Column::ExpiresAt])
-                    .to_owned(),
-            )
+        let (user_id, data, expires_at) = Self::columns(record)?;
+        let updated = session::Entity::update_many()
+            .col_expr(session::Column::UserId, Expr::value(user_id))
+            .col_expr(session::Column::Data, Expr::value(data))
+            .col_expr(session::Column::ExpiresAt, Expr::value(expires_at))
+            .filter(session::Column::IdHash.eq(Self::id_hash(&record.id)))
             .exec(&self.db)
             .await
             .map_err(backend)?;
+        if updated.rows_affected == 0 {
+            tracing::debug!("a session that has ended was not saved");
+        }
         Ok(())
     }
 

@@ -15,6 +15,7 @@ use super::care::CareRepo;
 use super::clock::Clock;
 use super::crypto::{BlindIndexer, DataKeys, KekProvider};
 use super::messaging::MessageRepo;
+use super::notices::AccountNotices;
 use super::passkeys::Passkeys;
 use super::patients::PatientRepo;
 use super::records::ChartRepo;
@@ -52,6 +53,8 @@ pub struct Services {
     pub users: UserRepo,
     pub sessions: DbSessionStore,
     pub passkeys: Arc<Passkeys>,
+    /// Security notices to account owners (a passkey added), by email when mail is configured.
+    pub notices: AccountNotices,
     pub session_policy: SessionPolicy,
     /// Where people reach the app: links in invitations point here.
     pub public_url: url::Url,
@@ -93,6 +96,7 @@ impl Services {
         // that clock too; the logoff policy itself is decided with `clock` (see api::context).
         let sessions = DbSessionStore::new(db.clone(), Arc::new(super::clock::SystemClock));
         let users = UserRepo::new(db.clone(), keys.clone(), audit.clone(), clock.clone(), sessions.clone());
+        let notices = AccountNotices::new(db.clone(), keys.clone(), audit.clone(), clock.clone());
         let localhost = url::Url::parse("http://localhost").expect("a valid literal URL");
         let passkeys = Arc::new(Passkeys::new(&localhost, clock.clone()).expect("WebAuthn accepts localhost"));
         Self {
@@ -115,6 +119,7 @@ impl Services {
             users,
             sessions,
             passkeys,
+            notices,
             session_policy: SessionPolicy::default(),
             public_url: url::Url::parse("http://localhost:3000").expect("a valid literal URL"),
         }

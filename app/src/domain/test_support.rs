@@ -161,7 +161,7 @@ impl Drop for TestDb {
 }
 
 /// Signs `user` in exactly as a successful passkey sign-in leaves the session (user id,
-/// sign-in time, last activity) and returns the `Cookie` header value. For HTTP tests that
+/// sign-in time, last activity, passkey verification time) and returns the `Cookie` header value. For HTTP tests that
 /// need a signed-in user without running the browser ceremony; not a route of the product.
 pub async fn signed_in_cookie(services: &super::state::Services, user: super::ids::UserId) -> String {
     use tower_sessions::session::{Id, Record};
@@ -172,6 +172,7 @@ pub async fn signed_in_cookie(services: &super::state::Services, user: super::id
     data.insert(super::sessions::USER_ID_KEY.to_owned(), serde_json::json!(user.0));
     data.insert(crate::api::context::SIGNED_IN_AT.to_owned(), serde_json::json!(now.timestamp_micros()));
     data.insert(crate::api::context::LAST_SEEN.to_owned(), serde_json::json!(now.timestamp_micros()));
+    data.insert(crate::api::context::PASSKEY_VERIFIED_AT.to_owned(), serde_json::json!(now.timestamp_micros()));
     let expiry = time::OffsetDateTime::now_utc() + time::Duration::days(1);
     let mut record = Record { id: Id::default(), data, expiry_date: expiry };
     services.sessions.create(&mut record).await.expect("store the session");

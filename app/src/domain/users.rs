@@ -28,6 +28,9 @@ use super::sessions::DbSessionStore;
 
 const RESOURCE: &str = "user";
 
+/// How recent a user-verified passkey assertion must be to add another passkey.
+pub const FRESH_VERIFICATION: Duration = Duration::minutes(5);
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UserStatus {
     /// Invited, no passkey yet.
@@ -298,12 +301,44 @@ impl UserRepo {
     }
 
     /// Adds a passkey to a signed-in user's own account.
-    pub async fn add_passkey(&self, ctx: &AuditContext, user: UserId, new_passkey: NewPasskey) -> Result<(), Error> {
+    /// Adds a passkey to the signed-in person's own account. Only with proof that the person
+    /// at the device is the owner: a user-verified assertion by one of their passkeys within
+    /// [`FRESH_VERIFICATION`] (`verified_at`, kept in the session), so a session left open on a
+    /// shared screen cannot be turned into a permanent way in. A refusal is audited.
+    pub async fn add_passkey(
+        &self,
+        ctx: &AuditContext,
+        user: UserId,
+        new_passkey: NewPasskey,
+        verified_at: Option<DateTime<Utc>>,
+    ) -> Result<(), Error> {
+        self.require_fresh_verification(ctx, user, verified_at).await?;
         let txn = self.db.begin().await?;
         insert_passkey(&txn, user, new_passkey, self.clock.now()).await?;
         self.audit.append(&txn, ctx, entry(Action::PasskeyAdd, user, None, Outcome::Allowed, "own-account")).await?;
         txn.commit().await?;
         Ok(())
+    }
+
+    /// Refuses (and audits) an action on `user`'s passkeys unless the person verified with a
+    /// passkey within [`FRESH_VERIFICATION`].
+    pub async fn require_fresh_verification(
+        &self,
+        ctx: &AuditContext,
+        user: UserId,
+        verified_at: Option<DateTime<Utc>>,
+    ) -> Result<(), Error> {
+        let now = self.clock.now();
+        let fresh = verified_at.is_some_and(|at| at <= now && now - at <= FRESH_VERIFICATION);
+        if fresh {
+            return Ok(());
+        }
+        let refusal = entry(Action::PasskeyAdd, user, None, Outcome::Denied, "needs-fresh-passkey-verification");
+        self.audit.record(&self.db, ctx, refusal).await?;
+        Err(Error::validation(
+            "passkey",
+            "confirm it is you with one of your passkeys first; then add the new one within 5 minutes",
+        ))
     }
 
     pub async fn rename_passkey(

@@ -1,9 +1,12 @@
-//! A person's own passkeys: add one on this device, rename, remove (never the last).
+//! A person's own passkeys: add one on this device (after confirming with an existing one),
+//! rename, remove (never the last).
 
 use leptos::prelude::*;
 
 use super::webauthn;
-use crate::api::auth::{finish_add_passkey, my_passkeys, remove_passkey, rename_passkey, start_add_passkey};
+use crate::api::auth::{
+    finish_add_passkey, finish_step_up, my_passkeys, remove_passkey, rename_passkey, start_add_passkey, start_step_up,
+};
 use crate::error::AppError;
 
 #[component]
@@ -14,6 +17,11 @@ pub fn AccountPage() -> impl IntoView {
     let add = Action::new_local(move |_: &()| {
         let name = new_name.get_untracked();
         async move {
+            // First prove it is you with a passkey you already have (the server asks for one
+            // within the last 5 minutes), then create the new one.
+            let check = start_step_up().await.map_err(|e| e.to_string())?;
+            let assertion = webauthn::get(check).await?;
+            finish_step_up(assertion).await.map_err(|e| e.to_string())?;
             let challenge = start_add_passkey().await.map_err(|e| e.to_string())?;
             let credential = webauthn::create(challenge).await?;
             finish_add_passkey(name, credential).await.map_err(|e| e.to_string())?;
@@ -80,6 +88,7 @@ pub fn AccountPage() -> impl IntoView {
         </Transition>
         <section class="panel" aria-labelledby="add-title">
             <h2 id="add-title">"Add a passkey on this device"</h2>
+            <p class="muted">"You will be asked for one of your passkeys first, to confirm it is you."</p>
             <form class="form-grid" on:submit=move |ev| { ev.prevent_default(); add.dispatch(()); }>
                 <label for="new-passkey-name">"Device name"</label>
                 <input id="new-passkey-name" type="text" maxlength="60" required prop:value=move || new_name.get() on:input=move |ev| new_name.set(event_target_value(&ev))/>

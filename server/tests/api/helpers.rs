@@ -17,9 +17,14 @@ pub struct TestApp {
     pub db: TestDb,
 }
 
+/// How often the signaling sockets of test apps re-check their session.
+pub const SESSION_CHECK_MS: u64 = 200;
+
 pub fn settings(url: &str, tls: bool) -> Settings {
     let mut settings = Settings::ephemeral(url);
     settings.server.tls = tls;
+    // Open sockets re-check their session often, so a test sees a call end within a second.
+    settings.video.session_check_ms = SESSION_CHECK_MS;
     settings
 }
 

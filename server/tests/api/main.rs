@@ -18,6 +18,7 @@ mod messages;
 mod pages;
 mod records;
 mod schedule;
+mod session_end;
 mod sessions;
 mod soft_passkey;
 mod video;

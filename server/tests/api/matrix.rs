@@ -105,6 +105,12 @@ on_both_backends!(every_protected_server_function_allows_exactly_its_roles_and_a
         ("security/break_glass_queue", serde_json::json!({}), &officers),
         ("security/alerts", serde_json::json!({}), &officers),
         ("video/waiting_room", serde_json::json!({}), &clinicians),
+        // Only a visit's own clinician names its delegate; there is no such visit here.
+        (
+            "video/name_delegate",
+            serde_json::json!({"appointment_id": uuid::Uuid::now_v7().to_string(), "delegate_id": null}),
+            &nobody,
+        ),
         ("schedule/visit_types", serde_json::json!({}), &everyone),
         (
             "schedule/open_slots",

@@ -1,5 +1,6 @@
-//! The signaling WebSocket over real HTTP: who is refused before the upgrade (and audited),
-//! signals passing between the patient and the clinician, a reconnect that re-reads what was
+//! The signaling WebSocket over real HTTP: who is refused before the upgrade (and audited: a
+//! care-team colleague who is not the visit's clinician or delegate too), signals passing
+//! between the patient and the clinician, a reconnect that re-reads what was
 //! missed, and two app nodes on one PostgreSQL carrying one visit.
 
 use app::domain::audit::{AuditContext, Role};
@@ -16,20 +17,21 @@ use tokio_tungstenite::tungstenite::{self, Message, client::IntoClientRequest};
 
 use crate::helpers::{TestApp, spawn_app};
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+pub(crate) type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-struct Visit {
-    id: uuid::Uuid,
-    patient: app::domain::ids::PatientId,
-    patient_cookie: String,
-    clinician_cookie: String,
-    stranger: app::domain::users::User,
-    stranger_cookie: String,
+pub(crate) struct Visit {
+    pub id: uuid::Uuid,
+    pub patient: app::domain::ids::PatientId,
+    pub patient_cookie: String,
+    pub clinician: app::domain::users::User,
+    pub clinician_cookie: String,
+    pub stranger: app::domain::users::User,
+    pub stranger_cookie: String,
 }
 
 /// A video visit starting in five minutes between a patient and their assigned clinician, the
 /// patient already in the waiting room.
-async fn video_visit(app: &TestApp) -> Visit {
+pub(crate) async fn video_visit(app: &TestApp) -> Visit {
     let system = AuditContext::system("test");
     let (clinician, clinician_cookie) = app.signed_in(Role::Clinician).await;
     let (stranger, stranger_cookie) = app.signed_in(Role::Clinician).await;
@@ -55,10 +57,15 @@ async fn video_visit(app: &TestApp) -> Visit {
     let entered =
         app.call_as(&patient_cookie, "video/enter_waiting_room", json!({ "appointment_id": id.to_string() })).await;
     assert_eq!(entered.status(), 200, "{}", entered.text().await.unwrap());
-    Visit { id, patient, patient_cookie, clinician_cookie, stranger, stranger_cookie }
+    Visit { id, patient, patient_cookie, clinician, clinician_cookie, stranger, stranger_cookie }
 }
 
-async fn open(address: &str, id: uuid::Uuid, cookie: Option<&str>, after: Option<i64>) -> Result<Socket, u16> {
+pub(crate) async fn open(
+    address: &str,
+    id: uuid::Uuid,
+    cookie: Option<&str>,
+    after: Option<i64>,
+) -> Result<Socket, u16> {
     let ws_url = address.replacen("http://", "ws://", 1);
     let query = after.map(|a| format!("?after={a}")).unwrap_or_default();
     let mut request = format!("{ws_url}/api/video/{id}/signal{query}").into_client_request().unwrap();
@@ -74,7 +81,7 @@ async fn open(address: &str, id: uuid::Uuid, cookie: Option<&str>, after: Option
 }
 
 /// The next signaling frame, within five seconds.
-async fn next(socket: &mut Socket) -> Value {
+pub(crate) async fn next(socket: &mut Socket) -> Value {
     loop {
         let frame = tokio::time::timeout(std::time::Duration::from_secs(5), socket.next())
             .await
@@ -129,7 +136,7 @@ on_both_backends!(
         assert!(
             denied.iter().any(|r| r.actor_user_id == Some(visit.stranger.id.0)
                 && r.patient_id == Some(visit.patient.0)
-                && r.rule.as_deref() == Some("no-care-relationship")
+                && r.rule.as_deref() == Some("not-the-visits-clinician")
                 && r.ip.as_deref() == Some("127.0.0.1")),
             "the stranger's refusal names them, the patient and where from: {denied:?}"
         );
@@ -217,3 +224,78 @@ async fn a_patient_on_one_node_and_a_clinician_on_another_exchange_signals() {
     send(&mut clinician, json!({ "kind": "offer", "payload": "{\"type\":\"offer\"}" })).await;
     assert_eq!(next_of(&mut patient, "offer").await["payload"], "{\"type\":\"offer\"}");
 }
+
+/// The close code of the socket's closing frame, waiting at most `within`.
+pub(crate) async fn close_code(socket: &mut Socket, within: std::time::Duration) -> Option<u16> {
+    tokio::time::timeout(within, async {
+        while let Some(frame) = socket.next().await {
+            match frame {
+                Ok(Message::Close(Some(frame))) => return Some(u16::from(frame.code)),
+                Ok(Message::Close(None)) | Err(_) => return None,
+                Ok(_) => continue,
+            }
+        }
+        None
+    })
+    .await
+    .expect("the socket closed in time")
+}
+
+on_both_backends!(
+    a_care_team_clinician_who_is_not_the_visits_clinician_is_refused_until_named_delegate,
+    |backend| async move {
+        let app = spawn_app(backend).await;
+        let visit = video_visit(&app).await;
+        let system = AuditContext::system("test");
+        let (colleague, colleague_cookie) = app.signed_in(Role::Clinician).await;
+        app.services.care.start(&system, visit.patient, colleague.id, CareKind::CareTeam).await.unwrap();
+        let body = json!({ "appointment_id": visit.id.to_string() });
+
+        // On the care team, so the chart opens; the visit does not, before the upgrade or by
+        // the server functions, and each refusal is a denied row naming the visit.
+        assert_eq!(open(&app.address, visit.id, Some(&colleague_cookie), None).await.err(), Some(403));
+        for endpoint in ["video/room", "video/admit", "video/end"] {
+            let response = app.call_as(&colleague_cookie, endpoint, body.clone()).await;
+            assert_eq!(response.status(), 403, "{endpoint}");
+        }
+        let refusals: Vec<(String, Option<String>)> = audit_event::Entity::find()
+            .filter(audit_event::Column::ActorUserId.eq(colleague.id.0))
+            .filter(audit_event::Column::Outcome.eq("denied"))
+            .filter(audit_event::Column::ResourceId.eq(visit.id.to_string()))
+            .all(&app.services.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.action, r.rule))
+            .collect();
+        let rule = Some("not-the-visits-clinician".to_owned());
+        assert_eq!(
+            refusals,
+            vec![
+                ("video.join".to_owned(), rule.clone()),
+                ("video.join".to_owned(), rule.clone()),
+                ("video.admit".to_owned(), rule.clone()),
+                ("video.end".to_owned(), rule.clone()),
+            ]
+        );
+        // Nor may they name themselves.
+        let grab = json!({ "appointment_id": visit.id.to_string(), "delegate_id": colleague.id.to_string() });
+        assert_eq!(app.call_as(&colleague_cookie, "video/name_delegate", grab.clone()).await.status(), 403);
+
+        // The visit's clinician gets in and names the colleague; the colleague gets in too.
+        let mut clinician = open(&app.address, visit.id, Some(&visit.clinician_cookie), None).await.unwrap();
+        assert_eq!(next(&mut clinician).await["kind"], "welcome");
+        let named = app.call_as(&visit.clinician_cookie, "video/name_delegate", grab).await;
+        assert_eq!(named.status(), 200, "{}", named.text().await.unwrap());
+        let mut delegate = open(&app.address, visit.id, Some(&colleague_cookie), None).await.unwrap();
+        assert_eq!(next(&mut delegate).await["kind"], "welcome");
+        let admitted = app.call_as(&colleague_cookie, "video/admit", body.clone()).await;
+        assert_eq!(admitted.status(), 200, "{}", admitted.text().await.unwrap());
+
+        // The delegation withdrawn, the delegate's open socket is closed at its next check.
+        let removed = json!({ "appointment_id": visit.id.to_string(), "delegate_id": null });
+        assert_eq!(app.call_as(&visit.clinician_cookie, "video/name_delegate", removed).await.status(), 200);
+        assert_eq!(close_code(&mut delegate, std::time::Duration::from_secs(5)).await, Some(4403));
+        assert_eq!(open(&app.address, visit.id, Some(&colleague_cookie), None).await.err(), Some(403));
+    }
+);

@@ -1,4 +1,5 @@
-//! Loads the facts the policy needs (care relationships, an unexpired break-glass), asks
+//! Loads the facts the policy needs (care relationships, an unexpired break-glass, the actor's
+//! part in a video visit), asks
 //! [`decide`](super::decide), and audits every refusal before it is returned. Allowed accesses
 //! are audited by the repository that performs them, in the same transaction, through the
 //! [`Permit`] this returns.
@@ -8,11 +9,11 @@ use std::sync::Arc;
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
-use super::{Decision, Relationship, decide};
+use super::{Decision, Relationship, VisitPart, decide};
 use crate::domain::Error;
 use crate::domain::audit::{Action, AuditContext, AuditEntry, AuditLog, Outcome, Role};
 use crate::domain::clock::Clock;
-use crate::domain::entities::{break_glass, care_relationship};
+use crate::domain::entities::{appointment, break_glass, care_relationship, video_delegate};
 use crate::domain::ids::{PatientId, UserId};
 
 #[derive(Clone)]
@@ -93,12 +94,62 @@ impl Guard {
             (Role::Clinician, Some(user), Some(patient)) => self.relationship(&self.db, user, patient).await?,
             _ => (Relationship::default(), None),
         };
+        let resource_id = patient.map(|p| p.to_string());
+        self.conclude(ctx, action, resource_type, patient, resource_id, relationship, break_glass).await
+    }
+
+    /// Decides an action on one video visit (None: an appointment that does not exist). The
+    /// policy is told, besides the relationship to the patient, whether the actor is the
+    /// appointment's clinician or the delegate named for it. A refusal names the appointment.
+    #[tracing::instrument(skip_all, fields(action = action.as_str(), actor_role = ctx.actor.role.as_str()))]
+    pub async fn check_visit(
+        &self,
+        ctx: &AuditContext,
+        action: Action,
+        resource_type: &'static str,
+        appointment: Option<&appointment::Model>,
+    ) -> Result<Permit, Error> {
+        let patient = appointment.map(|a| PatientId(a.patient_id));
+        let (mut relationship, break_glass) = match (ctx.actor.role, ctx.actor.user_id, patient) {
+            (Role::Clinician, Some(user), Some(patient)) => self.relationship(&self.db, user, patient).await?,
+            _ => (Relationship::default(), None),
+        };
+        if let (Role::Clinician, Some(user), Some(row)) = (ctx.actor.role, ctx.actor.user_id, appointment) {
+            relationship.visit = self.visit_part(user, row).await?;
+        }
+        let resource_id = appointment.map(|a| a.id.to_string());
+        self.conclude(ctx, action, resource_type, patient, resource_id, relationship, break_glass).await
+    }
+
+    /// Who `user` is to the video visit `row`: its clinician, its delegate, or neither.
+    pub async fn visit_part(&self, user: UserId, row: &appointment::Model) -> Result<VisitPart, Error> {
+        if row.clinician_id == user.0 {
+            return Ok(VisitPart::Clinician);
+        }
+        let delegate = video_delegate::Entity::find_by_id(row.id)
+            .filter(video_delegate::Column::DelegateId.eq(user.0))
+            .one(&self.db)
+            .await?;
+        Ok(if delegate.is_some() { VisitPart::Delegate } else { VisitPart::None })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn conclude(
+        &self,
+        ctx: &AuditContext,
+        action: Action,
+        resource_type: &'static str,
+        patient: Option<PatientId>,
+        resource_id: Option<String>,
+        relationship: Relationship,
+        break_glass: Option<Uuid>,
+    ) -> Result<Permit, Error> {
         let decision = decide(&ctx.actor, action, patient, relationship);
         if !decision.allowed {
             let denied = AuditEntry {
                 action,
                 resource_type,
-                resource_id: patient.map(|p| p.to_string()),
+                resource_id,
                 patient_id: patient.map(|p| p.0),
                 outcome: Outcome::Denied,
                 rule: Some(decision.rule.to_owned()),
@@ -145,6 +196,7 @@ impl Guard {
             care_team: has("care_team"),
             consent: has("consent"),
             break_glass: emergency.is_some(),
+            visit: VisitPart::None,
         };
         Ok((relationship, emergency.map(|row| row.id)))
     }

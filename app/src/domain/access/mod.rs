@@ -8,6 +8,11 @@
 //! necessary, 164.502(b)). A patient sees their own record. Every decision names its rule and
 //! the purpose of use, and both go into the audit row.
 //!
+//! A video visit is narrower than the chart: only the appointment's clinician, or the one
+//! colleague that clinician names as delegate for that visit, joins, admits and ends it. Being on
+//! the care team, named in a consent or under break-glass opens the chart, never someone else's
+//! call ([`VisitPart`]).
+//!
 //! [`decide`] is a pure function of the actor, the action and the facts about the relationship,
 //! so it can be tested exhaustively; [`Guard`] loads those facts and audits every refusal.
 
@@ -49,6 +54,18 @@ pub struct Relationship {
     pub consent: bool,
     /// A break-glass declaration for this patient that has not expired.
     pub break_glass: bool,
+    /// The actor's part in the video visit the action is about ([`Guard::check_visit`]).
+    pub visit: VisitPart,
+}
+
+/// Who the actor is to one video visit: the appointment's clinician, the delegate that
+/// clinician named for it, or neither (every other action, and everyone else).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum VisitPart {
+    #[default]
+    None,
+    Clinician,
+    Delegate,
 }
 
 impl Relationship {
@@ -177,14 +194,22 @@ pub fn decide(actor: &Actor, action: Action, patient: Option<PatientId>, relatio
             _ => Decision::deny("not-staff"),
         },
         Action::ReminderSend => Decision::deny("system-only"),
-        // A video visit is joined by the appointment's patient or a clinician who may see them.
+        // A video visit is joined by the appointment's patient, its clinician or the delegate the
+        // clinician named for it; no chart relationship (not even break-glass) stands in for that.
         Action::VideoJoin | Action::VideoLeave => match actor.role {
-            Role::Patient | Role::Clinician => decide_chart(actor, Some(Kind::ChartRead), own, relationship),
+            Role::Patient => decide_chart(actor, Some(Kind::ChartRead), own, relationship),
+            Role::Clinician => decide_visit(relationship.visit),
             Role::Admin => Decision::deny("admin-minimum-necessary"),
             _ => Decision::deny("security-officer-minimum-necessary"),
         },
         Action::VideoAdmit | Action::VideoEnd => match actor.role {
-            Role::Clinician => decide_chart(actor, Some(Kind::ChartRead), own, relationship),
+            Role::Clinician => decide_visit(relationship.visit),
+            _ => Decision::deny("clinician-only"),
+        },
+        // Only the visit's own clinician hands it to a colleague; a delegate does not pass it on.
+        Action::VideoDelegate => match (actor.role, relationship.visit) {
+            (Role::Clinician, VisitPart::Clinician) => Decision::allow_for("visit-clinician", Purpose::Treatment),
+            (Role::Clinician, _) => Decision::deny("only-the-visits-clinician"),
             _ => Decision::deny("clinician-only"),
         },
         Action::VideoWaitingList | Action::MessageInbox => match actor.role {
@@ -223,6 +248,14 @@ pub fn decide(actor: &Actor, action: Action, patient: Option<PatientId>, relatio
     }
 }
 
+fn decide_visit(part: VisitPart) -> Decision {
+    match part {
+        VisitPart::Clinician => Decision::allow_for("visit-clinician", Purpose::Treatment),
+        VisitPart::Delegate => Decision::allow_for("visit-delegate", Purpose::Treatment),
+        VisitPart::None => Decision::deny("not-the-visits-clinician"),
+    }
+}
+
 fn decide_chart(actor: &Actor, kind: Option<Kind>, own: bool, relationship: Relationship) -> Decision {
     match actor.role {
         Role::Patient => match (own, kind) {
@@ -231,7 +264,7 @@ fn decide_chart(actor: &Actor, kind: Option<Kind>, own: bool, relationship: Rela
             (false, _) => Decision::deny("not-own-record"),
         },
         Role::Clinician => {
-            let Relationship { assigned, care_team, consent, break_glass } = relationship;
+            let Relationship { assigned, care_team, consent, break_glass, .. } = relationship;
             if assigned {
                 Decision::allow_for("assigned-clinician", Purpose::Treatment)
             } else if care_team {

@@ -1,5 +1,6 @@
-//! Every cell of role x relationship x consent x break-glass x target x action, each with the
-//! decision the issue asks for, written out independently of `decide`'s structure.
+//! Every cell of role x relationship x consent x break-glass x part in a video visit x target x
+//! action, each with the decision the issue asks for, written out independently of `decide`'s
+//! structure.
 
 use super::*;
 use crate::domain::ids::UserId;
@@ -19,14 +20,19 @@ enum Target {
 }
 
 fn relationships() -> Vec<Relationship> {
-    (0..16u8)
-        .map(|bits| Relationship {
-            assigned: bits & 1 != 0,
-            care_team: bits & 2 != 0,
-            consent: bits & 4 != 0,
-            break_glass: bits & 8 != 0,
-        })
-        .collect()
+    let mut all = Vec::new();
+    for visit in [VisitPart::None, VisitPart::Clinician, VisitPart::Delegate] {
+        for bits in 0..16u8 {
+            all.push(Relationship {
+                assigned: bits & 1 != 0,
+                care_team: bits & 2 != 0,
+                consent: bits & 4 != 0,
+                break_glass: bits & 8 != 0,
+                visit,
+            });
+        }
+    }
+    all
 }
 
 /// The expected decision: allowed with (rule, purpose), or denied with rule.
@@ -139,14 +145,27 @@ fn expected(
         Action::CalendarRead if matches!(role, Role::Admin | Role::Clinician) => Ok(("staff-calendar", Operations)),
         Action::CalendarRead => Err("not-staff"),
         Action::ReminderSend => Err("system-only"),
-        Action::VideoJoin | Action::VideoLeave => match (role, target) {
-            (Role::Patient, Target::Own) => Ok(("patient-self", PatientRequest)),
-            (Role::Patient, _) => Err("not-own-record"),
-            (Role::Clinician, _) => clinician_chart(),
+        // A video visit: its clinician or their delegate, whatever else relates them to the
+        // patient; a care team, a consent or break-glass alone opens no one else's call.
+        Action::VideoJoin | Action::VideoLeave => match (role, target, r.visit) {
+            (Role::Patient, Target::Own, _) => Ok(("patient-self", PatientRequest)),
+            (Role::Patient, _, _) => Err("not-own-record"),
+            (Role::Clinician, _, VisitPart::Clinician) => Ok(("visit-clinician", Treatment)),
+            (Role::Clinician, _, VisitPart::Delegate) => Ok(("visit-delegate", Treatment)),
+            (Role::Clinician, _, VisitPart::None) => Err("not-the-visits-clinician"),
             _ => Err(minimum_necessary),
         },
-        Action::VideoAdmit | Action::VideoEnd if role == Role::Clinician => clinician_chart(),
-        Action::VideoAdmit | Action::VideoEnd => Err("clinician-only"),
+        Action::VideoAdmit | Action::VideoEnd => match (role, r.visit) {
+            (Role::Clinician, VisitPart::Clinician) => Ok(("visit-clinician", Treatment)),
+            (Role::Clinician, VisitPart::Delegate) => Ok(("visit-delegate", Treatment)),
+            (Role::Clinician, VisitPart::None) => Err("not-the-visits-clinician"),
+            _ => Err("clinician-only"),
+        },
+        Action::VideoDelegate => match (role, r.visit) {
+            (Role::Clinician, VisitPart::Clinician) => Ok(("visit-clinician", Treatment)),
+            (Role::Clinician, _) => Err("only-the-visits-clinician"),
+            _ => Err("clinician-only"),
+        },
         Action::VideoWaitingList | Action::MessageInbox if role == Role::Clinician => {
             Ok(("clinician-own-queue", Treatment))
         }
@@ -187,7 +206,7 @@ fn every_role_relationship_target_and_action_has_the_expected_decision() {
             }
         }
     }
-    assert_eq!(cells, 6 * 16 * 3 * Action::ALL.len());
+    assert_eq!(cells, 6 * 16 * 3 * 3 * Action::ALL.len());
 }
 
 #[test]
@@ -216,4 +235,24 @@ fn break_glass_opens_the_chart_but_not_the_patients_messages() {
         let decision = decide(&actor, action, Some(PatientId::new()), emergency);
         assert_eq!((decision.allowed, decision.rule), (false, "messaging-needs-care-relationship"), "{action:?}");
     }
+}
+
+#[test]
+fn a_care_team_clinician_with_consent_and_break_glass_is_refused_a_visit_that_is_not_theirs() {
+    let actor = Actor { user_id: Some(UserId::new()), role: Role::Clinician, patient_id: None };
+    let everything_but_the_visit =
+        Relationship { assigned: true, care_team: true, consent: true, break_glass: true, visit: VisitPart::None };
+    for action in [Action::VideoJoin, Action::VideoLeave, Action::VideoAdmit, Action::VideoEnd] {
+        let decision = decide(&actor, action, Some(PatientId::new()), everything_but_the_visit);
+        assert_eq!((decision.allowed, decision.rule), (false, "not-the-visits-clinician"), "{action:?}");
+    }
+    let delegate = Relationship { visit: VisitPart::Delegate, ..Relationship::default() };
+    let decision = decide(&actor, Action::VideoAdmit, Some(PatientId::new()), delegate);
+    assert_eq!((decision.allowed, decision.rule), (true, "visit-delegate"));
+    let decision = decide(&actor, Action::VideoDelegate, Some(PatientId::new()), delegate);
+    assert_eq!(
+        (decision.allowed, decision.rule),
+        (false, "only-the-visits-clinician"),
+        "a delegate does not pass it on"
+    );
 }

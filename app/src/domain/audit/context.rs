@@ -133,6 +133,7 @@ pub enum Action {
     VideoLeave,
     VideoEnd,
     VideoWaitingList,
+    VideoDelegate,
     MessageInbox,
     MessageRead,
     MessageSend,
@@ -141,7 +142,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, for exhaustive policy tests.
-    pub const ALL: [Action; 56] = [
+    pub const ALL: [Action; 57] = [
         Action::PatientCreate,
         Action::PatientRead,
         Action::PatientUpdate,
@@ -194,6 +195,7 @@ impl Action {
         Action::VideoLeave,
         Action::VideoEnd,
         Action::VideoWaitingList,
+        Action::VideoDelegate,
         Action::MessageInbox,
         Action::MessageRead,
         Action::MessageSend,
@@ -254,6 +256,7 @@ impl Action {
             Action::VideoLeave => "video.leave",
             Action::VideoEnd => "video.end",
             Action::VideoWaitingList => "video.waiting_list",
+            Action::VideoDelegate => "video.delegate",
             Action::MessageInbox => "message.inbox",
             Action::MessageRead => "message.read",
             Action::MessageSend => "message.send",

@@ -24,6 +24,8 @@ pub mod passkey;
 pub mod patient;
 pub mod security_alert;
 pub mod session;
+pub mod task_lease;
+pub mod video_delegate;
 pub mod video_session;
 pub mod video_signal;
 pub mod visit_type;

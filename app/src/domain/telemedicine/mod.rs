@@ -2,8 +2,9 @@
 //! direct WebRTC call, and the end of the visit.
 //!
 //! A video visit is an appointment of a video visit type. Its patient may enter the waiting
-//! room from [`EARLY_ENTRY`] before it starts until it ends; a clinician allowed to see the
-//! patient (the access policy's `video.*` actions) admits them and ends the visit. Joining,
+//! room from [`EARLY_ENTRY`] before it starts until it ends; the appointment's clinician, or the
+//! one colleague they name as delegate for it (the access policy's `video.*` actions), admits
+//! them and ends the visit. Joining,
 //! admitting, leaving and ending are audited like any other access to the patient; signaling
 //! messages are not audited one by one (a call exchanges dozens of ICE candidates), the
 //! connection that carries them is.
@@ -11,6 +12,7 @@
 //! Media never passes through the app: the server only relays signaling, stored in
 //! `video_signal` so that any node can deliver it (see [`hub`]).
 
+mod delegate;
 pub mod hub;
 pub mod ice;
 
@@ -46,6 +48,8 @@ pub const MAX_PAYLOAD: usize = 16 * 1024;
 /// PostgreSQL sequence numbers are taken before commit, so a row can become visible after a
 /// later one; connections remember what they delivered and skip it.
 pub const REREAD_LOOKBACK: i64 = 1_000;
+/// How often an open connection is re-checked unless configured otherwise.
+pub const DEFAULT_SESSION_CHECK: std::time::Duration = std::time::Duration::from_secs(30);
 /// At most this many signals are read at once; a reader that gets a full page reads again.
 pub const SIGNAL_PAGE: usize = 500;
 
@@ -142,6 +146,8 @@ pub struct VideoRoom {
     pub opens_at: DateTime<Utc>,
     /// The patient's name, for a clinician (the patient knows their own).
     pub patient_name: Option<String>,
+    /// The colleague the clinician named for this visit, if any.
+    pub delegate_id: Option<UserId>,
 }
 
 /// One person waiting (or in the visit) for a clinician's waiting-room list.
@@ -185,6 +191,8 @@ pub struct VideoRepo {
     guard: Guard,
     pub hub: SignalHub,
     pub ice: IceConfig,
+    /// How often an open signaling connection re-reads its session and re-asks the policy.
+    pub session_check: std::time::Duration,
 }
 
 impl std::fmt::Debug for VideoRepo {
@@ -202,7 +210,7 @@ impl VideoRepo {
         guard: Guard,
     ) -> Self {
         let hub = SignalHub::new(db.get_database_backend());
-        Self { db, keys, audit, clock, guard, hub, ice: IceConfig::default() }
+        Self { db, keys, audit, clock, guard, hub, ice: IceConfig::default(), session_check: DEFAULT_SESSION_CHECK }
     }
 
     /// The visit's room, for its page. Audited as a join of kind `page`.
@@ -214,8 +222,9 @@ impl VideoRepo {
             Role::Clinician => Some(display_name(&self.keys, &self.db, PatientId(row.patient_id)).await?),
             _ => None,
         };
+        let delegate_id = self.delegate_of(id).await?;
         self.record(&permit, Action::VideoJoin, id, "page").await?;
-        Ok(VideoRoom { patient_name, ..room(&row, session.as_ref()) })
+        Ok(VideoRoom { patient_name, delegate_id, ..room(&row, session.as_ref()) })
     }
 
     /// The patient enters the waiting room: from [`EARLY_ENTRY`] before the start until the end.
@@ -329,6 +338,16 @@ impl VideoRepo {
             role: ctx.actor.role,
             data_key_id: row.data_key_id,
         })
+    }
+
+    /// Asks the policy again whether the connection's user may still be in the visit (a
+    /// delegate removed, an account's role changed, the appointment cancelled). A refusal is
+    /// audited; an allowed re-check writes no row, the connection's join already did.
+    pub async fn recheck(&self, ctx: &AuditContext, connection: &Connection) -> Result<(), Error> {
+        if ctx.actor.user_id != Some(connection.user_id) {
+            return Err(Error::Forbidden);
+        }
+        self.permit(ctx, connection.appointment_id, Action::VideoJoin).await.map(|_| ())
     }
 
     /// The browser hung up (or its connection closed): audited, and the other side told.
@@ -486,7 +505,8 @@ impl VideoRepo {
         Ok(session.and_then(|s| RoomState::parse(&s.state)))
     }
 
-    /// The clinician's video visits today that have a patient waiting or in progress.
+    /// The clinician's video visits today (their own and those delegated to them) that have a
+    /// patient waiting or in progress.
     #[tracing::instrument(skip_all)]
     pub async fn waiting_room(&self, ctx: &AuditContext) -> Result<Vec<WaitingItem>, Error> {
         let permit = self.guard.check(ctx, Action::VideoWaitingList, TABLE, None).await?;
@@ -497,9 +517,14 @@ impl VideoRepo {
             .all(&self.db)
             .await?;
         let ids: Vec<Uuid> = sessions.iter().map(|s| s.appointment_id).collect();
+        let delegated = self.delegated_to(me, &ids).await?;
         let appointments = appointment::Entity::find()
             .filter(appointment::Column::Id.is_in(ids))
-            .filter(appointment::Column::ClinicianId.eq(me.0))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(appointment::Column::ClinicianId.eq(me.0))
+                    .add(appointment::Column::Id.is_in(delegated)),
+            )
             .filter(appointment::Column::EndsAt.gt(now - Duration::hours(2)))
             .order_by_asc(appointment::Column::StartsAt)
             .all(&self.db)
@@ -531,8 +556,9 @@ impl VideoRepo {
         Ok(items)
     }
 
-    /// Loads a video appointment and asks the policy about `action` on its patient. An unknown
-    /// appointment is refused (and audited) like one the actor may not see.
+    /// Loads a video appointment and asks the policy about `action` on it (its patient, and
+    /// whether the actor is its clinician or delegate). An unknown appointment is refused (and
+    /// audited) like one the actor may not see.
     async fn permit(
         &self,
         ctx: &AuditContext,
@@ -540,8 +566,7 @@ impl VideoRepo {
         action: Action,
     ) -> Result<(appointment::Model, Permit), Error> {
         let row = appointment::Entity::find_by_id(id).one(&self.db).await?;
-        let patient = row.as_ref().map(|r| PatientId(r.patient_id));
-        let permit = self.guard.check(ctx, action, TABLE, patient).await?;
+        let permit = self.guard.check_visit(ctx, action, TABLE, row.as_ref()).await?;
         let row = row.ok_or(Error::NotFound)?;
         let kind = visit_type::Entity::find_by_id(row.visit_type_id).one(&self.db).await?.ok_or(Error::NotFound)?;
         if kind.modality != "video" {
@@ -623,5 +648,6 @@ fn room(row: &appointment::Model, session: Option<&video_session::Model>) -> Vid
         state: session.and_then(|s| RoomState::parse(&s.state)),
         opens_at: row.starts_at - EARLY_ENTRY,
         patient_name: None,
+        delegate_id: None,
     }
 }

@@ -229,7 +229,72 @@ fn VideoRoom(room: VideoRoomView) -> impl IntoView {
                 })}
             </div>
         </section>
+        {room.can_delegate.then(|| {
+            let appointment_id = room.appointment_id.clone();
+            let current = room.delegate.clone();
+            view! { <DelegateControl appointment_id current/> }
+        })}
         {room.patient_id.clone().map(|patient_id| view! { <ConsultNote patient_id/> })}
+    }
+}
+
+/// For the visit's own clinician: name the one colleague who may join, admit and end this visit
+/// in their place (a covering clinician), or remove them. The server decides and audits.
+#[component]
+fn DelegateControl(appointment_id: String, current: Option<(String, String)>) -> impl IntoView {
+    let clinicians = Resource::new(|| (), |_| crate::api::portal::clinician_directory());
+    let chosen = RwSignal::new(current.as_ref().map(|(id, _)| id.clone()).unwrap_or_default());
+    let named = RwSignal::new(current.map(|(_, name)| name));
+    let save = Action::new(move |(appointment_id, delegate): &(String, String)| {
+        let (appointment_id, delegate) = (appointment_id.clone(), delegate.clone());
+        async move {
+            let choice = (!delegate.is_empty()).then_some(delegate);
+            crate::api::video::name_delegate(appointment_id, choice).await
+        }
+    });
+    // Once saved, the sentence above the form names whom the server now has.
+    Effect::new(move || {
+        if let Some(Ok(())) = save.value().get() {
+            let id = chosen.get_untracked();
+            let list = clinicians.get_untracked().and_then(Result::ok).unwrap_or_default();
+            named.set(list.into_iter().find(|c| c.id == id).map(|c| c.name));
+        }
+    });
+    view! {
+        <section class="panel" aria-labelledby="delegate-title">
+            <h2 id="delegate-title">"Delegate this visit"</h2>
+            <p class="muted" id="delegate-current">
+                {move || match named.get() {
+                    Some(name) => format!("{name} may join, admit the patient and end this visit."),
+                    None => "Only you can join this visit. You may name one colleague to take it.".to_owned(),
+                }}
+            </p>
+            <form on:submit=move |ev: leptos::ev::SubmitEvent| {
+                ev.prevent_default();
+                save.dispatch((appointment_id.clone(), chosen.get_untracked()));
+            }>
+                <div class="field">
+                    <label for="delegate-select">"Colleague"</label>
+                    <select id="delegate-select" on:change=move |ev| chosen.set(event_target_value(&ev))>
+                        <option value="" selected=move || chosen.get().is_empty()>"Nobody (only me)"</option>
+                        <Transition fallback=|| ()>
+                            {move || clinicians.get().map(|result| result.unwrap_or_default().into_iter().map(|c| {
+                                let value = c.id.clone();
+                                let selected = move || chosen.get() == value;
+                                view! { <option value=c.id.clone() selected=selected>{c.name}</option> }
+                            }).collect_view())}
+                        </Transition>
+                    </select>
+                </div>
+                <button class="button button-secondary" type="submit" id="save-delegate" disabled=move || save.pending().get()>"Save delegate"</button>
+            </form>
+            <div role="status" class="form-alert">
+                {move || save.value().get().map(|result| match result {
+                    Ok(()) => view! { <p class="success">"Saved."</p> }.into_any(),
+                    Err(err) => view! { <p class="error">{err.to_string()}</p> }.into_any(),
+                })}
+            </div>
+        </section>
     }
 }
 
