@@ -14,6 +14,7 @@ mod m20261124_000004_care_and_records;
 mod m20261124_000005_scheduling;
 mod m20261125_000006_video_visits;
 mod m20261125_000007_messaging;
+mod m20261201_000008_account_requests;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000005_scheduling::Migration),
             Box::new(m20261125_000006_video_visits::Migration),
             Box::new(m20261125_000007_messaging::Migration),
+            Box::new(m20261201_000008_account_requests::Migration),
         ]
     }
 }

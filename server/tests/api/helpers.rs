@@ -35,9 +35,24 @@ pub async fn spawn_app_with_clock(backend: Backend, clock: std::sync::Arc<app::d
     spawn_app_full(backend, false, clock).await
 }
 
+/// With settings changed by `configure` first (mail, the two-person rule...).
+pub async fn spawn_app_configured(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_inner(backend, false, std::sync::Arc::new(app::domain::clock::SystemClock), configure).await
+}
+
 async fn spawn_app_full(backend: Backend, tls: bool, clock: std::sync::Arc<dyn app::domain::clock::Clock>) -> TestApp {
+    spawn_app_inner(backend, tls, clock, |_| {}).await
+}
+
+async fn spawn_app_inner(
+    backend: Backend,
+    tls: bool,
+    clock: std::sync::Arc<dyn app::domain::clock::Clock>,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
     let db = TestDb::new(backend).await;
-    let settings = settings(&db.url, tls);
+    let mut settings = settings(&db.url, tls);
+    configure(&mut settings);
     let services = startup::services(&settings, clock).await.expect("services");
     let application = Application::with_services(&settings, services.clone()).await.expect("build app");
     let address = format!("http://127.0.0.1:{}", application.port());

@@ -137,11 +137,14 @@ pub enum Action {
     MessageRead,
     MessageSend,
     AttachmentRead,
+    AccountRequestList,
+    AccountRequestDecide,
+    EnrollmentLinkIssue,
 }
 
 impl Action {
     /// Every action, for exhaustive policy tests.
-    pub const ALL: [Action; 56] = [
+    pub const ALL: [Action; 59] = [
         Action::PatientCreate,
         Action::PatientRead,
         Action::PatientUpdate,
@@ -198,6 +201,9 @@ impl Action {
         Action::MessageRead,
         Action::MessageSend,
         Action::AttachmentRead,
+        Action::AccountRequestList,
+        Action::AccountRequestDecide,
+        Action::EnrollmentLinkIssue,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -258,6 +264,9 @@ impl Action {
             Action::MessageRead => "message.read",
             Action::MessageSend => "message.send",
             Action::AttachmentRead => "message.attachment.read",
+            Action::AccountRequestList => "account_request.list",
+            Action::AccountRequestDecide => "account_request.decide",
+            Action::EnrollmentLinkIssue => "user.enrollment_link",
         }
     }
 }
