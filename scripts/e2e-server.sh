@@ -19,4 +19,13 @@ export APP_AUDIT__CHECKPOINT_FILE="$data/audit-checkpoints.log"
 # E2E-0000000), security, front-desk (an admin), patient (the account of E2E-0000000) and
 # patient-2 (the account of E2E-0000001, assigned to care-team-clinician).
 "$SERVER_BIN" seed --patients 10 --mrn-prefix E2E --link-dir "${E2E_LINK_DIR:-$data/links}"
+# For the operator steps the tests take on the host (scripts/e2e-cli.sh): enrollment links are
+# never shown in a browser, and development has no mail relay.
+cat >"${E2E_LINK_DIR:-$data/links}/server.env" <<ENV
+APP_ENVIRONMENT=$APP_ENVIRONMENT
+APP_SERVER__PORT=$APP_SERVER__PORT
+APP_SERVER__PUBLIC_URL=$APP_SERVER__PUBLIC_URL
+APP_DATABASE__URL=$APP_DATABASE__URL
+APP_KEYS__FILE=$APP_KEYS__FILE
+ENV
 "$SERVER_BIN" serve

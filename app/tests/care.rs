@@ -245,10 +245,10 @@ on_both_backends!(search_finds_exact_matches_and_no_seeded_phi_is_stored_in_clea
         family_name: text(&format!("  {} ", target.family_name)),
         ..Default::default()
     };
-    let by_birth = SearchCriteria { birth_date: Some(target.birth_date), ..Default::default() };
+    let by_birth = SearchCriteria { birth_date: Some(target.birth_date), ..by_name.clone() };
     let by_phone =
-        SearchCriteria { phone: target.phone.as_deref().map(|p| p.replace(['(', ')', ' '], "")), ..Default::default() };
-    for criteria in [by_name, by_birth, by_phone, by_mrn(&target.mrn.to_lowercase())] {
+        SearchCriteria { phone: target.phone.as_deref().map(|p| p.replace(['(', ')', ' '], "")), ..by_name.clone() };
+    for criteria in [by_birth, by_phone, by_mrn(&target.mrn.to_lowercase())] {
         let found = services.patients.search(&clinician, &criteria).await.unwrap();
         assert!(found.iter().any(|m| m.id == *target_id), "{criteria:?}");
         assert!(found.iter().all(|m| m.given_name == target.given_name || criteria.given_name.is_none()));
@@ -256,6 +256,7 @@ on_both_backends!(search_finds_exact_matches_and_no_seeded_phi_is_stored_in_clea
     let partial = SearchCriteria {
         given_name: text(&target.given_name[..2]),
         family_name: text(&target.family_name),
+        birth_date: Some(target.birth_date),
         ..Default::default()
     };
     assert!(services.patients.search(&clinician, &partial).await.unwrap().is_empty(), "search is exact, not prefix");

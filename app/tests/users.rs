@@ -84,12 +84,12 @@ on_both_backends!(only_admins_administer_accounts_and_refusals_are_audited, |bac
 
     let mut as_admin = ctx(Role::Admin, None);
     as_admin.actor.user_id = Some(admin.user_id);
-    services.users.invite(&as_admin, clinician("Dr Invited"), Duration::hours(1)).await.unwrap();
+    services.accounts.invite(&as_admin, clinician("Dr Invited"), Some("dr.invited@clinic.test")).await.unwrap();
 
     for role in [Role::Clinician, Role::Patient, Role::SecurityOfficer, Role::Anonymous] {
         let outsider = ctx(role, None);
         assert!(matches!(
-            services.users.invite(&outsider, clinician("X"), Duration::hours(1)).await,
+            services.accounts.invite(&outsider, clinician("X"), Some("x@clinic.test")).await,
             Err(Error::Forbidden)
         ));
         assert!(matches!(services.users.disable(&outsider, target).await, Err(Error::Forbidden)));

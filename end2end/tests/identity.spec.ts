@@ -1,15 +1,32 @@
 import * as fs from 'fs';
+import * as path from 'path';
 import { test, expect, Page } from '@playwright/test';
-import { addPasskeyDevice, enrollAndSignIn as enrollOnOwnDevice, hydrated } from './people';
+import { addPasskeyDevice, enrollAndSignIn as enrollOnOwnDevice, hostCommand, hydrated, operatorLink, ownServer, signInAs } from './people';
 
 // Someone opens their enrollment link on their own device, creates a passkey and signs in.
 async function enrollAndSignIn(admin: Page, link: URL, landing: string) {
   return enrollOnOwnDevice(admin.context().browser()!, `http://localhost:${new URL(admin.url()).port}`, link, landing);
 }
 
-test('the bootstrap admin enrolls a passkey, signs in without a user name, and signs out', async ({ page, context }) => {
+// This spec uses up the seeded security officer's link, which the other specs use on the
+// shared server, so it has a server of its own, clear of the ports other specs' servers use.
+const port = process.env.E2E_IDENTITY_PORT ?? String(Number(process.env.E2E_PORT ?? '3100') + 11);
+const baseURL = `http://localhost:${port}`;
+let server: { linkDir: string; stop: () => void } | undefined;
+
+test.beforeAll(async () => {
+  test.setTimeout(180_000);
+  server = await ownServer(port);
+});
+
+test.afterAll(() => server?.stop());
+
+test('the bootstrap admin enrolls a passkey, signs in without a user name, and signs out', async ({ browser }) => {
+  const context = await browser.newContext({ baseURL });
+  const page = await context.newPage();
+  const linkDir = server!.linkDir;
   await addPasskeyDevice(context, page);
-  const link = new URL(fs.readFileSync(process.env.E2E_LINK_FILE!, 'utf8').trim());
+  const link = new URL(fs.readFileSync(path.join(linkDir, 'admin.link'), 'utf8').trim());
 
   await page.goto(link.pathname + link.hash);
   await hydrated(page);
@@ -33,13 +50,34 @@ test('the bootstrap admin enrolls a passkey, signs in without a user name, and s
   await expect(page.getByRole('heading', { level: 1, name: 'Administration' })).toBeVisible();
   await expect(page.locator('#signed-in-as')).toContainText('E2E Admin');
 
-  // The admin invites a clinician, who enrolls on their own device and sees only their pages.
+  // The admin invites a clinician: the link is not shown to the admin, and nothing happens until
+  // a second person approves.
   await page.getByLabel('Role').selectOption('clinician');
   await page.getByLabel('Name').fill('Dr Synthetic Clinician');
-  await page.getByRole('button', { name: 'Create enrollment link' }).click();
-  const invite = new URL(await page.getByRole('textbox', { name: 'Enrollment link', exact: true }).inputValue());
+  await page.getByLabel('Email').fill('dr.synthetic@clinic.test');
+  await page.getByRole('button', { name: 'Invite' }).click();
+  await expect(page.locator('#account-change')).toContainText('Sent for approval');
+  const clinicianId = (await page.locator('#account-change-user').textContent())!.trim();
   await expect(page.locator('#users-table')).toContainText('Dr Synthetic Clinician');
+  expect(await page.content()).not.toContain('/enroll#');
+  await expect(page.locator('#account-requests-table')).toContainText('Another person decides');
+  // Not even the operator on the host gets a link before the approval.
+  const early = hostCommand(linkDir, ['admin', 'enrollment-link', '--user', clinicianId]);
+  expect(early.status).not.toBe(0);
+  expect(early.stderr).toContain("waits for a second person's approval");
 
+  // The security officer approves it from their queue.
+  const sam = await signInAs(browser, baseURL, 'security.link', '/security', [], linkDir);
+  const officer = sam.page;
+  await expect(officer.locator('#account-requests-table')).toContainText('Dr Synthetic Clinician');
+  await officer.getByRole('button', { name: 'Approve for Dr Synthetic Clinician' }).click();
+  await expect(officer.locator('#account-requests-empty')).toBeVisible();
+  if (process.env.E2E_SCREENSHOTS) await officer.screenshot({ path: `${process.env.E2E_SCREENSHOTS}/approvals.png`, fullPage: true });
+  await sam.context.close();
+
+  // The link reaches the clinician out of band (no mail relay here: the operator prints it on
+  // the host); they enroll on their own device and see only their pages.
+  const invite = operatorLink(linkDir, clinicianId);
   const { context: clinicianContext, page: clinician } = await enrollAndSignIn(page, invite, '/dashboard');
   await expect(clinician.getByRole('heading', { level: 1, name: 'Clinician dashboard' })).toBeVisible();
   await expect(clinician.getByRole('navigation', { name: 'Main' })).not.toContainText('Administration');
@@ -48,6 +86,8 @@ test('the bootstrap admin enrolls a passkey, signs in without a user name, and s
   await expect(clinician.getByRole('heading', { name: 'Not allowed' })).toBeVisible();
 
   // Disabling the clinician ends their open session at once, and their passkey no longer works.
+  await page.reload();
+  await hydrated(page);
   await page.getByRole('button', { name: 'Disable for Dr Synthetic Clinician' }).click();
   await expect(page.locator('#users-table')).toContainText('disabled');
   await clinician.goto('/dashboard');
@@ -58,13 +98,17 @@ test('the bootstrap admin enrolls a passkey, signs in without a user name, and s
   await expect(clinician.getByRole('alert')).toContainText('Sign-in failed');
   await clinicianContext.close();
 
-  // A patient account, linked to the patient's record by MRN: the portal, and nothing else.
+  // A patient account, linked to the patient's record by MRN: listed by MRN, never by name; its
+  // link goes to the patient (here through the operator); the portal, and nothing else.
   await page.getByLabel('Role').selectOption('patient');
   await page.getByLabel('Name').fill('Synthetic Patient');
   await page.getByLabel("Patient's MRN").fill('E2E-0000009');
-  await page.getByRole('button', { name: 'Create enrollment link' }).click();
-  await expect(page.locator('#users-table')).toContainText('Synthetic Patient');
-  const patientInvite = new URL(await page.getByRole('textbox', { name: 'Enrollment link', exact: true }).inputValue());
+  await page.getByRole('button', { name: 'Invite' }).click();
+  await expect(page.locator('#account-change')).toContainText('No mail relay');
+  const patientId = (await page.locator('#account-change-user').textContent())!.trim();
+  await expect(page.locator('#users-table')).toContainText('Patient account E2E-0000009');
+  await expect(page.locator('#users-table')).not.toContainText('Synthetic Patient');
+  const patientInvite = operatorLink(linkDir, patientId);
   const { context: patientContext, page: patient } = await enrollAndSignIn(page, patientInvite, '/portal');
   await expect(patient.getByRole('heading', { level: 1, name: 'My record' })).toBeVisible();
   expect((await patient.goto('/admin'))?.status()).toBe(403);

@@ -1,4 +1,6 @@
+import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { expect, Browser, BrowserContext, Page } from '@playwright/test';
 
@@ -61,4 +63,55 @@ export async function signInAs(
 ) {
   const link = new URL(fs.readFileSync(path.join(linkDir, linkFile), 'utf8').trim());
   return enrollAndSignIn(browser, baseURL, link, landing, pageErrors, linkFile);
+}
+
+// A server of the spec's own (the same script, seed and release binary as the shared one) on
+// `port`, with its links and its operator's environment file in a fresh directory: for specs
+// that use up seeded accounts' single-use links. Returns the directory and a stop function.
+export async function ownServer(port: string) {
+  const linkDir = fs.mkdtempSync(path.join(os.tmpdir(), `clinic-e2e-own-${port}-`));
+  const server = spawn('bash', [path.join(__dirname, '..', '..', 'scripts', 'e2e-server.sh'), port], {
+    env: { ...process.env, E2E_LINK_DIR: linkDir, E2E_LINK_FILE: path.join(linkDir, 'admin.link') },
+    detached: true,
+    stdio: process.env.E2E_SERVER_LOGS ? 'inherit' : 'ignore',
+  });
+  const stop = () => {
+    // The script runs the server as its child: end the whole group.
+    if (server.pid) {
+      try {
+        process.kill(-server.pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+    }
+    fs.rmSync(linkDir, { recursive: true, force: true });
+  };
+  for (let i = 0; i < 170; i++) {
+    try {
+      const response = await fetch(`http://127.0.0.1:${port}/readyz`);
+      if (response.ok && fs.existsSync(path.join(linkDir, 'server.env'))) return { linkDir, stop };
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  stop();
+  throw new Error(`the test server on port ${port} did not become ready`);
+}
+
+// A `server` command run on the host by the operator of the server whose links are in
+// `linkDir` (scripts/e2e-cli.sh): exit status, stdout and stderr.
+export function hostCommand(linkDir: string, args: string[]) {
+  const script = path.join(__dirname, '..', '..', 'scripts', 'e2e-cli.sh');
+  const result = spawnSync('bash', [script, path.join(linkDir, 'server.env'), ...args], { encoding: 'utf8' });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+// The operator prints a fresh enrollment link for account `userId` on the host: how a link
+// reaches its person where no mail relay is configured.
+export function operatorLink(linkDir: string, userId: string) {
+  const file = path.join(linkDir, `operator-${userId}.link`);
+  const result = hostCommand(linkDir, ['admin', 'enrollment-link', '--user', userId, '--link-file', file]);
+  expect(result.status, result.stderr).toBe(0);
+  return new URL(fs.readFileSync(file, 'utf8').trim());
 }

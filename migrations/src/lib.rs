@@ -14,6 +14,7 @@ mod m20261124_000004_care_and_records;
 mod m20261124_000005_scheduling;
 mod m20261125_000006_video_visits;
 mod m20261125_000007_messaging;
+mod m20261201_000008_account_requests;
 mod m20261201_000009_visit_delegates_and_task_leases;
 mod m20261201_000010_anonymous_budget;
 mod m20261201_000011_audit_key_versions;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000005_scheduling::Migration),
             Box::new(m20261125_000006_video_visits::Migration),
             Box::new(m20261125_000007_messaging::Migration),
+            Box::new(m20261201_000008_account_requests::Migration),
             Box::new(m20261201_000009_visit_delegates_and_task_leases::Migration),
             Box::new(m20261201_000010_anonymous_budget::Migration),
             Box::new(m20261201_000011_audit_key_versions::Migration),

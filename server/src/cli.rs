@@ -76,6 +76,17 @@ pub enum AdminCommand {
         #[arg(long)]
         link_file: Option<std::path::PathBuf>,
     },
+    /// Print a fresh enrollment link for an account waiting to enroll (an invitation or an
+    /// approved re-enrollment), where no mail relay delivers it. Earlier unused links are
+    /// revoked. Audited as an operator action; refused while the change awaits approval.
+    EnrollmentLink {
+        /// The account's id, as the admin's account list shows it.
+        #[arg(long)]
+        user: uuid::Uuid,
+        /// Also write the link to this file (mode 0600), for scripts.
+        #[arg(long)]
+        link_file: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -171,6 +182,10 @@ async fn execute(command: Command, settings: &Settings) -> anyhow::Result<ExitCo
         Command::Admin { command: AdminCommand::Bootstrap { name, link_file } } => {
             let services = startup::services(settings, clock).await?;
             return bootstrap_admin(&services, settings, &name, link_file.as_deref()).await;
+        }
+        Command::Admin { command: AdminCommand::EnrollmentLink { user, link_file } } => {
+            let services = startup::services(settings, clock).await?;
+            return enrollment_link(&services, settings, user, link_file.as_deref()).await;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -428,6 +443,40 @@ async fn bootstrap_admin(
         write_private(path, &link)?;
     }
     println!("First admin: open this link within {} hours to set up a passkey:", settings.auth.enrollment_ttl_hours);
+    println!("  {link}");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn enrollment_link(
+    services: &Services,
+    settings: &Settings,
+    user: uuid::Uuid,
+    link_file: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    use app::domain::Error;
+    let ctx = AuditContext::system("admin enrollment-link");
+    let ttl = chrono::Duration::hours(settings.auth.enrollment_ttl_hours);
+    let invitation = match services.users.operator_link(&ctx, app::domain::ids::UserId(user), ttl).await {
+        Ok(invitation) => invitation,
+        Err(Error::NotFound) => {
+            eprintln!("error: no account has this id");
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(Error::Conflict(message)) => {
+            eprintln!("error: {message}");
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let base = settings.public_url()?;
+    let link = format!("{}/enroll#{}", base.as_str().trim_end_matches('/'), invitation.token.expose());
+    if let Some(path) = link_file {
+        write_private(path, &link)?;
+    }
+    println!(
+        "Give this link to the account's holder only; it works once, within {} hours:",
+        settings.auth.enrollment_ttl_hours
+    );
     println!("  {link}");
     Ok(ExitCode::SUCCESS)
 }

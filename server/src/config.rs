@@ -52,6 +52,26 @@ pub struct Settings {
     pub reminders: ReminderSettings,
     #[serde(default)]
     pub video: VideoSettings,
+    #[serde(default)]
+    pub accounts: AccountSettings,
+}
+
+/// Separation of duties for accounts.
+#[derive(Clone, Debug, Deserialize)]
+pub struct AccountSettings {
+    /// Granting or restoring a privileged role and re-enrolling any account wait for a second
+    /// person's approval. Off only for a clinic with a single administrator: each such change
+    /// then takes effect at once and waits in the security officer's review queue.
+    pub two_person_rule: bool,
+    /// Email enrollment links to the invitee through `[reminders.smtp]`. Off: an operator prints
+    /// them on the host (`server admin enrollment-link --user <id>`).
+    pub email_links: bool,
+}
+
+impl Default for AccountSettings {
+    fn default() -> Self {
+        Self { two_person_rule: true, email_links: false }
+    }
 }
 
 /// ICE servers for video visits. Media goes browser to browser; a TURN relay (coturn with
@@ -389,6 +409,7 @@ impl Settings {
             clinic: ClinicSettings::default(),
             reminders: ReminderSettings::default(),
             video: VideoSettings::default(),
+            accounts: AccountSettings::default(),
         }
     }
 

@@ -64,6 +64,16 @@ pub async fn services(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Res
         let mailer: Arc<dyn Mailer> = Arc::new(SmtpMailer::new(&settings.reminders.smtp.domain())?);
         services.notices = services.notices.clone().with_mailer(mailer, &settings.clinic.name);
     }
+    services.accounts.two_person_rule = settings.accounts.two_person_rule;
+    services.accounts.link_ttl = chrono::Duration::hours(settings.auth.enrollment_ttl_hours);
+    services.accounts.clinic = settings.clinic.name.clone();
+    if settings.accounts.email_links {
+        use app::domain::scheduling::reminders::{Mailer, SmtpMailer};
+        let mailer = SmtpMailer::new(&settings.reminders.smtp.domain())
+            .map_err(|err| anyhow::anyhow!("accounts.email_links needs usable [reminders.smtp] settings: {err}"))?;
+        let mailer: Arc<dyn Mailer> = Arc::new(mailer);
+        services.accounts.mailer = Some(mailer);
+    }
     Ok(services)
 }
 

@@ -8,20 +8,45 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
 
+/// One account in the admin's list. A patient account is shown by its MRN and id: the
+/// patient's name is never sent to the admin.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserSummary {
     pub id: String,
+    /// A workforce member's name, or "Patient account" plus the MRN.
     pub display_name: String,
+    pub mrn: Option<String>,
     pub role: String,
     pub status: String,
     pub passkeys: u64,
 }
 
-/// An enrollment link, shown once to the admin to pass on.
+/// What became of an invitation, re-enrollment or re-enabling. Never carries a link: that
+/// goes to the person, by email or from the host.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InvitationLink {
-    pub link: String,
-    pub expires_at: String,
+pub struct AccountChange {
+    pub user_id: String,
+    /// awaiting-approval, emailed, on-host (an operator prints the link) or done.
+    pub outcome: String,
+    pub request_id: Option<String>,
+}
+
+/// A change waiting for a second person (or, with the two-person rule off, for review).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountRequestView {
+    pub id: String,
+    /// invite, enable or reenroll.
+    pub kind: String,
+    pub user_id: String,
+    /// The account's holder: a workforce name, or "Patient account".
+    pub account: String,
+    pub target_role: String,
+    /// pending or applied.
+    pub status: String,
+    pub requested_by: String,
+    pub requested_at: String,
+    /// Whether the reader may approve or refuse it.
+    pub decidable: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,11 +91,14 @@ pub struct AuditVerification {
 }
 
 #[cfg(feature = "ssr")]
-fn link(services: &crate::domain::state::Services, invitation: &crate::domain::users::Invitation) -> InvitationLink {
-    InvitationLink {
-        link: format!("{}/enroll#{}", services.public_url.as_str().trim_end_matches('/'), invitation.token.expose()),
-        expires_at: invitation.expires_at.format("%Y-%m-%d %H:%M UTC").to_string(),
-    }
+fn change(user: crate::domain::ids::UserId, outcome: crate::domain::accounts::ChangeOutcome) -> AccountChange {
+    use crate::domain::accounts::ChangeOutcome;
+    let (outcome, request_id) = match outcome {
+        ChangeOutcome::AwaitingApproval(request) => ("awaiting-approval".to_owned(), Some(request.to_string())),
+        ChangeOutcome::Done(crate::domain::accounts::LinkDelivery::NotNeeded) => ("done".to_owned(), None),
+        ChangeOutcome::Done(delivery) => (delivery.as_str().to_owned(), None),
+    };
+    AccountChange { user_id: user.to_string(), outcome, request_id }
 }
 
 #[cfg(feature = "ssr")]
@@ -79,9 +107,6 @@ fn parse_user_id(value: &str) -> Result<crate::domain::ids::UserId, AppError> {
         .map(crate::domain::ids::UserId)
         .map_err(|_| crate::domain::Error::validation("user_id", "is not a user id").into())
 }
-
-#[cfg(feature = "ssr")]
-const ENROLLMENT_HOURS: i64 = 72;
 
 #[server(endpoint = "admin/list_users", prefix = "/api", input = Json)]
 pub async fn list_users() -> Result<Vec<UserSummary>, AppError> {
@@ -93,24 +118,32 @@ pub async fn list_users() -> Result<Vec<UserSummary>, AppError> {
         .list(&ctx)
         .await?
         .into_iter()
-        .map(|(user, passkeys)| UserSummary {
-            id: user.id.to_string(),
-            display_name: user.display_name,
-            role: user.role.as_str().to_owned(),
-            status: user.status.as_str().to_owned(),
-            passkeys,
+        .map(|account| UserSummary {
+            id: account.id.to_string(),
+            display_name: match (&account.name, &account.mrn) {
+                (Some(name), _) => name.clone(),
+                (None, Some(mrn)) => format!("Patient account {mrn}"),
+                (None, None) => "Patient account".to_owned(),
+            },
+            mrn: account.mrn,
+            role: account.role.as_str().to_owned(),
+            status: account.status.as_str().to_owned(),
+            passkeys: account.passkeys,
         })
         .collect())
 }
 
-/// Invites a person. A patient account names the patient's MRN, resolved to the record's id
-/// without opening the record.
+/// Invites a person. A workforce account names the invitee's email address, where the link
+/// goes; a patient account names the patient's MRN (resolved to the record's id without
+/// opening it), and its link goes to the email on the record. A clinician, admin or security
+/// officer account waits for the second person's approval.
 #[server(endpoint = "admin/invite_user", prefix = "/api", input = Json)]
 pub async fn invite_user(
     role: String,
     display_name: String,
+    email: Option<String>,
     patient_mrn: Option<String>,
-) -> Result<InvitationLink, AppError> {
+) -> Result<AccountChange, AppError> {
     use super::context::authorize_operation;
     use crate::domain::audit::{Action, Role};
     use crate::domain::users::NewUser;
@@ -127,26 +160,28 @@ pub async fn invite_user(
         _ => None,
     };
     let new = NewUser { role, display_name, patient_id };
-    let invitation = services.users.invite(&ctx, new, chrono::Duration::hours(ENROLLMENT_HOURS)).await?;
-    Ok(link(&services, &invitation))
+    let (user, outcome) = services.accounts.invite(&ctx, new, email.as_deref()).await?;
+    Ok(change(user, outcome))
 }
 
+/// Disables an account at once, or enables it; restoring a privileged account waits for the
+/// second person's approval.
 #[server(endpoint = "admin/set_user_enabled", prefix = "/api", input = Json)]
-pub async fn set_user_enabled(user_id: String, enabled: bool) -> Result<(), AppError> {
+pub async fn set_user_enabled(user_id: String, enabled: bool) -> Result<AccountChange, AppError> {
     use super::context::authorize_operation;
     use crate::domain::audit::Action;
     let action = if enabled { Action::UserEnable } else { Action::UserDisable };
     let (services, _, ctx) = authorize_operation(action).await?;
     let id = parse_user_id(&user_id)?;
     if enabled {
-        services.users.enable(&ctx, id).await?
+        let outcome = services.accounts.enable(&ctx, id).await?;
+        Ok(change(id, outcome))
     } else {
-        services.users.disable(&ctx, id).await?
+        services.users.disable(&ctx, id).await?;
+        Ok(AccountChange { user_id: id.to_string(), outcome: "done".to_owned(), request_id: None })
     }
-    Ok(())
 }
 
-/// Signs a user out on every device at once.
 #[server(endpoint = "admin/end_sessions", prefix = "/api", input = Json)]
 pub async fn end_user_sessions(user_id: String) -> Result<u64, AppError> {
     use super::context::authorize_operation;
@@ -155,14 +190,55 @@ pub async fn end_user_sessions(user_id: String) -> Result<u64, AppError> {
     Ok(services.users.end_sessions(&ctx, parse_user_id(&user_id)?).await?)
 }
 
+/// Asks to re-enroll an account (its passkeys end and a new link goes to the person): waits
+/// for the second person's approval.
 #[server(endpoint = "admin/reenroll_user", prefix = "/api", input = Json)]
-pub async fn reenroll_user(user_id: String) -> Result<InvitationLink, AppError> {
+pub async fn reenroll_user(user_id: String) -> Result<AccountChange, AppError> {
     use super::context::authorize_operation;
     use crate::domain::audit::Action;
     let (services, _, ctx) = authorize_operation(Action::UserReenroll).await?;
-    let invitation =
-        services.users.reenroll(&ctx, parse_user_id(&user_id)?, chrono::Duration::hours(ENROLLMENT_HOURS)).await?;
-    Ok(link(&services, &invitation))
+    let id = parse_user_id(&user_id)?;
+    let outcome = services.accounts.reenroll(&ctx, id).await?;
+    Ok(change(id, outcome))
+}
+
+/// The account changes waiting for a second person, or for review: the admin's view of what
+/// they asked for and the security officer's approval queue.
+#[server(endpoint = "accounts/requests", prefix = "/api", input = Json)]
+pub async fn account_requests() -> Result<Vec<AccountRequestView>, AppError> {
+    use super::context::authorize_operation;
+    use crate::domain::audit::{Action, Role};
+    let (services, _, ctx) = authorize_operation(Action::AccountRequestList).await?;
+    let requests = services.accounts.queue(&ctx).await?;
+    let people = requests.iter().flat_map(|r| std::iter::once(r.user_id).chain(r.requested_by));
+    let names = services.users.workforce_names(people).await?;
+    let name = |id: &crate::domain::ids::UserId| names.get(id).map(|(_, n): &(Role, String)| n.clone());
+    Ok(requests
+        .into_iter()
+        .map(|r| AccountRequestView {
+            id: r.id.to_string(),
+            kind: r.kind.as_str().to_owned(),
+            user_id: r.user_id.to_string(),
+            account: name(&r.user_id).unwrap_or_else(|| "Patient account".to_owned()),
+            target_role: r.target_role.as_str().to_owned(),
+            status: r.status,
+            requested_by: r.requested_by.as_ref().and_then(name).unwrap_or_else(|| "The clinic system".to_owned()),
+            requested_at: r.requested_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            decidable: r.decidable,
+        })
+        .collect())
+}
+
+/// Approves or refuses an account change; the access policy decides who may (nobody decides
+/// their own request).
+#[server(endpoint = "accounts/decide_request", prefix = "/api", input = Json)]
+pub async fn decide_account_request(request_id: String, approve: bool) -> Result<(), AppError> {
+    use super::context::authorize_operation;
+    use crate::domain::audit::Action;
+    let (services, _, ctx) = authorize_operation(Action::AccountRequestDecide).await?;
+    let id = super::context::parse_id("request_id", &request_id)?;
+    services.accounts.decide(&ctx, id, approve).await?;
+    Ok(())
 }
 
 #[server(endpoint = "admin/audit_log", prefix = "/api", input = Json)]

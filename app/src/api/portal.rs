@@ -161,11 +161,16 @@ pub async fn who_looked() -> Result<Vec<AccessView>, AppError> {
     let (services, user, ctx, patient) = own_record(Action::AccessLogRead).await?;
     let records = services.access_history.for_patient(&ctx, patient).await?;
     let names = services.users.workforce_names(records.iter().filter_map(|r| r.actor)).await?;
+    // "You" is whoever holds the account's passkeys now: rows this account made before its
+    // last enrollment were someone else's (a re-enrolled account changes hands).
+    let enrolled_at = services.users.enrolled_at(user.id).await?;
     Ok(records
         .into_iter()
         .map(|record| {
+            let yours = enrolled_at.is_some_and(|since| record.at >= since) && record.actor_role == "patient";
             let who = match record.actor {
-                Some(id) if id == user.id => "You".to_owned(),
+                Some(id) if id == user.id && yours => "You".to_owned(),
+                Some(id) if id == user.id => "Your account, before it was last enrolled".to_owned(),
                 Some(id) => names.get(&id).map_or_else(|| "Another patient account".to_owned(), |(_, n)| n.clone()),
                 None if record.actor_role == "system" => "The clinic system".to_owned(),
                 None => "Someone not signed in".to_owned(),

@@ -16,7 +16,7 @@ use super::Error;
 use super::access::Guard;
 use super::audit::{Action, AuditContext, AuditLog, Role};
 use super::clock::Clock;
-use super::entities::{app_user, care_relationship};
+use super::entities::{account_request, app_user, care_relationship};
 use super::ids::{PatientId, UserId};
 use super::patients::live;
 
@@ -111,7 +111,12 @@ impl CareRepo {
         kind: CareKind,
     ) -> Result<Uuid, Error> {
         let (action, _) = kind.actions();
-        let permit = self.guard.check(ctx, action, RESOURCE, Some(patient)).await?;
+        let permit = match kind {
+            CareKind::Consent => self.guard.check(ctx, action, RESOURCE, Some(patient)).await?,
+            CareKind::Assignment | CareKind::CareTeam => {
+                self.guard.check_assignment(ctx, RESOURCE, patient, clinician).await?
+            }
+        };
         let txn = self.db.begin().await?;
         if live(patient).one(&txn).await?.is_none() {
             self.audit.append(&txn, &permit.ctx, permit.failure(action, RESOURCE, None, "not-found")).await?;
@@ -124,7 +129,15 @@ impl CareRepo {
             .one(&txn)
             .await?
             .is_some();
-        if !is_clinician {
+        // An invitation still waiting for its second person is not an account yet.
+        let awaiting_approval = account_request::Entity::find()
+            .filter(account_request::Column::UserId.eq(clinician.0))
+            .filter(account_request::Column::Kind.eq("invite"))
+            .filter(account_request::Column::Status.eq("pending"))
+            .one(&txn)
+            .await?
+            .is_some();
+        if !is_clinician || awaiting_approval {
             txn.rollback().await?;
             return Err(Error::validation("clinician", "choose an active clinician"));
         }

@@ -15,6 +15,9 @@ pub enum Error {
     Validation(Vec<FieldError>),
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A budget (searches per clinician) is used up for now.
+    #[error("too many requests")]
+    TooManyRequests,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -82,6 +85,7 @@ impl From<Error> for AppError {
                 Error::Unauthenticated => http::StatusCode::UNAUTHORIZED,
                 Error::Validation(_) => http::StatusCode::UNPROCESSABLE_ENTITY,
                 Error::Conflict(_) => http::StatusCode::CONFLICT,
+                Error::TooManyRequests => http::StatusCode::TOO_MANY_REQUESTS,
                 Error::Internal(_) => http::StatusCode::INTERNAL_SERVER_ERROR,
             });
         }
@@ -91,6 +95,7 @@ impl From<Error> for AppError {
             Error::Unauthenticated => AppError::Unauthenticated,
             Error::Validation(fields) => AppError::Validation(fields),
             Error::Conflict(message) => AppError::Conflict(message),
+            Error::TooManyRequests => AppError::TooManyRequests,
             Error::Internal(err) => {
                 let incident = uuid::Uuid::new_v4().to_string();
                 tracing::error!(incident = %incident, error = ?err, "internal error");

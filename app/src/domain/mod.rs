@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod access_history;
+pub mod accounts;
 pub mod anonymous;
 pub mod audit;
 pub mod break_glass;

@@ -99,6 +99,8 @@ pub struct PatientRepo {
     audit: Arc<AuditLog>,
     clock: Arc<dyn Clock>,
     guard: Guard,
+    /// Searches per clinician and window.
+    pub search_budget: super::throttle::SearchBudget,
 }
 
 impl std::fmt::Debug for PatientRepo {
@@ -116,7 +118,7 @@ impl PatientRepo {
         clock: Arc<dyn Clock>,
         guard: Guard,
     ) -> Self {
-        Self { db, keys, indexer, audit, clock, guard }
+        Self { db, keys, indexer, audit, clock, guard, search_budget: Default::default() }
     }
 
     #[tracing::instrument(skip_all, fields(actor_role = ctx.actor.role.as_str()))]
@@ -192,6 +194,17 @@ impl PatientRepo {
     pub async fn search(&self, ctx: &AuditContext, criteria: &SearchCriteria) -> Result<Vec<PatientMatch>, Error> {
         let permit = self.authorize(ctx, Action::PatientSearch, None).await?;
         criteria.validate()?;
+        if let Some(clinician) = ctx.actor.user_id {
+            let used =
+                super::throttle::searches_by(&self.db, clinician.0, self.search_budget, self.clock.now()).await?;
+            if used >= self.search_budget.max {
+                let mut refused = entry(Action::PatientSearch, None, Outcome::Denied, "rate-limited-search");
+                refused.resource_type = super::throttle::SEARCH_RESOURCE;
+                self.audit.record(&self.db, &permit.ctx, refused).await?;
+                tracing::warn!("patient search refused: budget used up");
+                return Err(Error::TooManyRequests);
+            }
+        }
         let mut query = patient::Entity::find().filter(patient::Column::DeletedAt.is_null());
         let mut used = Vec::new();
         if let (Some(given), Some(family)) = (&criteria.given_name, &criteria.family_name) {
@@ -220,11 +233,11 @@ impl PatientRepo {
         let txn = self.db.begin().await?;
         let rows = query.limit(SEARCH_LIMIT).all(&txn).await?;
         let criteria_used = used.join(",");
-        if rows.is_empty() {
-            let mut none = entry(Action::PatientSearch, None, Outcome::Allowed, permit.decision.rule);
-            none.resource_id = Some(criteria_used.clone());
-            self.audit.append(&txn, &permit.ctx, none).await?;
-        }
+        // One row for the search itself (what the search budget counts), one per patient found.
+        let mut searched = entry(Action::PatientSearch, None, Outcome::Allowed, permit.decision.rule);
+        searched.resource_type = super::throttle::SEARCH_RESOURCE;
+        searched.resource_id = Some(criteria_used.clone());
+        self.audit.append(&txn, &permit.ctx, searched).await?;
         for row in &rows {
             let mut found =
                 entry(Action::PatientSearch, Some(PatientId(row.id)), Outcome::Allowed, permit.decision.rule);
@@ -452,7 +465,7 @@ impl PatientRepo {
 const SEARCH_LIMIT: u64 = 25;
 
 /// Exact-match search criteria; every one given must match. A name needs both parts, since
-/// the index covers the full name.
+/// the index covers the full name, and a second identifier; an MRN is enough alone.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SearchCriteria {
     pub given_name: Option<String>,
@@ -468,8 +481,15 @@ impl SearchCriteria {
         if blank(&self.given_name) != blank(&self.family_name) {
             return Err(Error::validation("name", "search by name needs both the given and the family name"));
         }
-        if blank(&self.given_name) && self.birth_date.is_none() && blank(&self.mrn) && blank(&self.phone) {
-            return Err(Error::validation("search", "enter a name, date of birth, MRN or phone number"));
+        // An MRN names one patient; a name needs a second identifier. A date of birth or a
+        // phone number alone would list strangers.
+        let name = !blank(&self.given_name);
+        let second = self.birth_date.is_some() || !blank(&self.phone);
+        if blank(&self.mrn) && !(name && second) {
+            return Err(Error::validation(
+                "search",
+                "search by MRN, or by full name together with date of birth or phone number",
+            ));
         }
         Ok(())
     }

@@ -8,6 +8,7 @@ use sea_orm::DatabaseConnection;
 
 use super::access::Guard;
 use super::access_history::AccessHistory;
+use super::accounts::AccountRequests;
 use super::anonymous::AnonymousBudget;
 use super::audit::{AuditChainer, AuditLog};
 use super::break_glass::BreakGlassRepo;
@@ -51,6 +52,8 @@ pub struct Services {
     pub video: VideoRepo,
     pub messages: MessageRepo,
     pub users: UserRepo,
+    /// Invitations, re-enrollments and re-enabling under the two-person rule.
+    pub accounts: AccountRequests,
     pub sessions: DbSessionStore,
     pub passkeys: Arc<Passkeys>,
     /// Security notices to account owners (a passkey added), by email when mail is configured.
@@ -97,6 +100,15 @@ impl Services {
         let sessions = DbSessionStore::new(db.clone(), Arc::new(super::clock::SystemClock));
         let users = UserRepo::new(db.clone(), keys.clone(), audit.clone(), clock.clone(), sessions.clone());
         let notices = AccountNotices::new(db.clone(), keys.clone(), audit.clone(), clock.clone());
+        let public_url = url::Url::parse("http://localhost:3000").expect("a valid literal URL");
+        let accounts = AccountRequests::new(
+            db.clone(),
+            users.clone(),
+            keys.clone(),
+            audit.clone(),
+            clock.clone(),
+            public_url.clone(),
+        );
         let localhost = url::Url::parse("http://localhost").expect("a valid literal URL");
         let passkeys = Arc::new(Passkeys::new(&localhost, clock.clone()).expect("WebAuthn accepts localhost"));
         Self {
@@ -117,11 +129,12 @@ impl Services {
             video,
             messages,
             users,
+            accounts,
             sessions,
             passkeys,
             notices,
             session_policy: SessionPolicy::default(),
-            public_url: url::Url::parse("http://localhost:3000").expect("a valid literal URL"),
+            public_url,
         }
     }
 
@@ -130,6 +143,7 @@ impl Services {
         self.passkeys = Arc::new(Passkeys::new(public_url, self.clock.clone())?);
         self.session_policy = policy;
         self.public_url = public_url.clone();
+        self.accounts.public_url = public_url.clone();
         Ok(self)
     }
 }

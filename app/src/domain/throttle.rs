@@ -52,6 +52,42 @@ pub async fn failures_for_account(db: &DatabaseConnection, user: uuid::Uuid, now
         .await?)
 }
 
+/// How many patient searches one clinician may run within `window`: enough for a day's
+/// work, too few to walk the patient list by guessing identifiers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SearchBudget {
+    pub max: u64,
+    pub window: Duration,
+}
+
+impl Default for SearchBudget {
+    fn default() -> Self {
+        Self { max: 60, window: Duration::minutes(15) }
+    }
+}
+
+/// The resource type of the one audit row each patient search writes for itself (beside one
+/// row per patient found): what the search budget counts.
+pub const SEARCH_RESOURCE: &str = "patient_search";
+
+/// Searches `user` ran within the budget's window, from the audit log (so every node counts
+/// the same searches).
+pub async fn searches_by<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    user: uuid::Uuid,
+    budget: SearchBudget,
+    now: DateTime<Utc>,
+) -> Result<u64, Error> {
+    Ok(audit_event::Entity::find()
+        .filter(audit_event::Column::Action.eq("patient.search"))
+        .filter(audit_event::Column::ResourceType.eq(SEARCH_RESOURCE))
+        .filter(audit_event::Column::ActorUserId.eq(user))
+        .filter(audit_event::Column::Outcome.eq("allowed"))
+        .filter(audit_event::Column::OccurredAt.gt(now - budget.window))
+        .count(conn)
+        .await?)
+}
+
 fn failures(now: DateTime<Utc>) -> sea_orm::Select<audit_event::Entity> {
     audit_event::Entity::find()
         .filter(audit_event::Column::Action.eq("auth.sign_in"))

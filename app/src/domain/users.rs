@@ -81,6 +81,19 @@ impl User {
     }
 }
 
+/// One row of the admin's account list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountListing {
+    pub id: UserId,
+    pub role: Role,
+    /// A workforce member's name; None for a patient account, shown by MRN instead.
+    pub name: Option<String>,
+    /// The MRN of a patient account's record.
+    pub mrn: Option<String>,
+    pub status: UserStatus,
+    pub passkeys: u64,
+}
+
 /// A single-use enrollment token, shown once in a link and stored only as a hash.
 pub struct EnrollmentToken(String);
 
@@ -166,16 +179,40 @@ impl UserRepo {
         Self { db, keys, audit, clock, sessions }
     }
 
-    /// Creates an invited account and its first enrollment link, valid for `ttl`.
+    /// Creates an invited account and its first enrollment link, valid for `ttl`, and hands
+    /// the link to the caller: a step on the host (bootstrap, seeding), never a browser's. An
+    /// admin invites through [`super::accounts::AccountRequests`], which sends the link to the
+    /// invitee.
     #[tracing::instrument(skip_all, fields(actor_role = ctx.actor.role.as_str()))]
     pub async fn invite(&self, ctx: &AuditContext, new: NewUser, ttl: Duration) -> Result<Invitation, Error> {
+        self.authorize(ctx, Action::EnrollmentLinkIssue, None).await?;
         let decision = self.authorize(ctx, Action::UserInvite, None).await?;
         validate(&new)?;
+        let txn = self.db.begin().await?;
+        let id = self.insert_account(&txn, ctx, &new, None).await?;
+        let invitation = self.issue_enrollment(&txn, ctx, id, ttl).await?;
+        self.audit
+            .append(&txn, ctx, entry(Action::UserInvite, id, new.patient_id, Outcome::Allowed, decision.rule))
+            .await?;
+        txn.commit().await?;
+        tracing::info!(user_id = %id, role = new.role.as_str(), "user invited");
+        Ok(invitation)
+    }
+
+    /// Writes a new invited account (display name and email sealed under its own data key) in
+    /// `conn`'s transaction; no link yet.
+    pub(crate) async fn insert_account<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        ctx: &AuditContext,
+        new: &NewUser,
+        email: Option<&str>,
+    ) -> Result<UserId, Error> {
         let id = UserId::new();
         let now = self.clock.now();
-        let txn = self.db.begin().await?;
-        let key = self.keys.create(&txn, id.0, now).await?;
+        let key = self.keys.create(conn, id.0, now).await?;
         let display_name = key.seal_str(FieldRef::new("app_user", "display_name", id.0), new.display_name.trim())?;
+        let email = email.map(|e| key.seal_str(FieldRef::new("app_user", "email", id.0), e.trim())).transpose()?;
         app_user::ActiveModel {
             id: Set(id.0),
             role: Set(new.role.as_str().to_owned()),
@@ -187,16 +224,83 @@ impl UserRepo {
             created_by: Set(ctx.actor.user_id.map(|u| u.0)),
             updated_at: Set(now),
             updated_by: Set(ctx.actor.user_id.map(|u| u.0)),
+            email: Set(email),
         }
-        .insert(&txn)
+        .insert(conn)
         .await?;
+        Ok(id)
+    }
+
+    /// The email address enrollment links for `id` go to, opened only to send one.
+    pub(crate) async fn email_of<C: ConnectionTrait>(&self, conn: &C, id: UserId) -> Result<Option<String>, Error> {
+        let row = app_user::Entity::find_by_id(id.0).one(conn).await?.ok_or(Error::NotFound)?;
+        let Some(sealed) = &row.email else { return Ok(None) };
+        let key = self.keys.get(conn, row.data_key_id).await?;
+        Ok(Some(key.open_string(FieldRef::new("app_user", "email", id.0), sealed)?))
+    }
+
+    /// When the account's current passkeys began: the last enrollment link it used. Rows of
+    /// the audit log older than this were made by whoever held the account before.
+    pub async fn enrolled_at(&self, id: UserId) -> Result<Option<DateTime<Utc>>, Error> {
+        use sea_orm::QueryOrder;
+        Ok(enrollment::Entity::find()
+            .filter(enrollment::Column::UserId.eq(id.0))
+            .filter(enrollment::Column::UsedAt.is_not_null())
+            .order_by_desc(enrollment::Column::UsedAt)
+            .one(&self.db)
+            .await?
+            .and_then(|row| row.used_at))
+    }
+
+    /// A fresh enrollment link for an account that is waiting to enroll, for the operator on
+    /// the host to pass on where no mail relay is configured. Earlier unused links are
+    /// revoked. Refused for an account whose change still waits for a second person's
+    /// approval, and for an account that is not waiting to enroll (re-enroll it instead).
+    #[tracing::instrument(skip_all, fields(user_id = %id))]
+    pub async fn operator_link(&self, ctx: &AuditContext, id: UserId, ttl: Duration) -> Result<Invitation, Error> {
+        let decision = self.authorize(ctx, Action::EnrollmentLinkIssue, Some(id)).await?;
+        let txn = self.db.begin().await?;
+        let user = self.load(&txn, id).await?;
+        let waiting = super::entities::account_request::Entity::find()
+            .filter(super::entities::account_request::Column::UserId.eq(id.0))
+            .filter(super::entities::account_request::Column::Status.eq("pending"))
+            .one(&txn)
+            .await?
+            .is_some();
+        let refusal = if waiting {
+            Some(("awaiting-approval", "this account's change waits for a second person's approval"))
+        } else if user.status != UserStatus::Invited {
+            Some(("not-waiting-to-enroll", "this account is not waiting to enroll; re-enroll it first"))
+        } else {
+            None
+        };
+        if let Some((rule, message)) = refusal {
+            self.audit
+                .append(&txn, ctx, entry(Action::EnrollmentLinkIssue, id, user.patient_id, Outcome::Denied, rule))
+                .await?;
+            txn.commit().await?;
+            return Err(Error::Conflict(message.to_owned()));
+        }
+        self.revoke_links(&txn, id).await?;
         let invitation = self.issue_enrollment(&txn, ctx, id, ttl).await?;
+        let rule = format!("{}:printed-on-host", decision.rule);
         self.audit
-            .append(&txn, ctx, entry(Action::UserInvite, id, new.patient_id, Outcome::Allowed, decision.rule))
+            .append(&txn, ctx, entry(Action::EnrollmentLinkIssue, id, user.patient_id, Outcome::Allowed, &rule))
             .await?;
         txn.commit().await?;
-        tracing::info!(user_id = %id, role = new.role.as_str(), "user invited");
         Ok(invitation)
+    }
+
+    /// Revokes every open enrollment link of the account.
+    pub(crate) async fn revoke_links<C: ConnectionTrait>(&self, conn: &C, id: UserId) -> Result<(), Error> {
+        enrollment::Entity::update_many()
+            .col_expr(enrollment::Column::RevokedAt, Expr::value(self.clock.now()))
+            .filter(enrollment::Column::UserId.eq(id.0))
+            .filter(enrollment::Column::UsedAt.is_null())
+            .filter(enrollment::Column::RevokedAt.is_null())
+            .exec(conn)
+            .await?;
+        Ok(())
     }
 
     /// The user a live enrollment token belongs to, without using it up (the ceremony's first step).
@@ -259,25 +363,59 @@ impl UserRepo {
         Ok(user)
     }
 
-    /// Every account with its passkey count, for the admin's user list. Audited as one read.
-    pub async fn list(&self, ctx: &AuditContext) -> Result<Vec<(User, u64)>, Error> {
-        use sea_orm::{PaginatorTrait, QueryOrder};
+    /// Every account for the admin's account list, in three queries whatever the number of
+    /// accounts (accounts, passkey counts, linked patients' MRNs). A patient account is shown
+    /// by its MRN and id, never by the patient's name: the admin manages accounts, not people's
+    /// records (minimum necessary, 45 CFR 164.502(b)). Audited as one read.
+    pub async fn list(&self, ctx: &AuditContext) -> Result<Vec<AccountListing>, Error> {
+        use sea_orm::{QueryOrder, QuerySelect};
         let decision = self.authorize(ctx, Action::UserList, None).await?;
         let txn = self.db.begin().await?;
         let rows = app_user::Entity::find().order_by_asc(app_user::Column::CreatedAt).all(&txn).await?;
-        let mut users = Vec::with_capacity(rows.len());
-        for row in rows {
-            let id = UserId(row.id);
-            let passkeys = passkey::Entity::find().filter(passkey::Column::UserId.eq(row.id)).count(&txn).await?;
-            users.push((id, passkeys));
-        }
+        let counts: Vec<(Uuid, i64)> = passkey::Entity::find()
+            .select_only()
+            .column(passkey::Column::UserId)
+            .column_as(passkey::Column::Id.count(), "passkeys")
+            .group_by(passkey::Column::UserId)
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        let counts: std::collections::HashMap<Uuid, i64> = counts.into_iter().collect();
+        let patient_ids: Vec<Uuid> = rows.iter().filter_map(|row| row.patient_id).collect();
+        let patients = super::entities::patient::Entity::find()
+            .filter(super::entities::patient::Column::Id.is_in(patient_ids))
+            .all(&txn)
+            .await?;
         let mut listed = entry(Action::UserList, UserId(Uuid::nil()), None, Outcome::Allowed, decision.rule);
         listed.resource_id = None;
         self.audit.append(&txn, ctx, listed).await?;
         txn.commit().await?;
-        let mut out = Vec::with_capacity(users.len());
-        for (id, passkeys) in users {
-            out.push((self.load(&self.db, id).await?, passkeys));
+        let mut mrns = std::collections::HashMap::with_capacity(patients.len());
+        for patient in patients {
+            let key = self.keys.get(&self.db, patient.data_key_id).await?;
+            let mrn = key.open_string(FieldRef::new("patient", "mrn", patient.id), &patient.mrn)?;
+            mrns.insert(patient.id, mrn);
+        }
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id = UserId(row.id);
+            let role = Role::parse_user_role(&row.role)
+                .ok_or_else(|| Error::Internal(anyhow::anyhow!("user {id} has an unknown role")))?;
+            let name = match role {
+                Role::Patient => None,
+                _ => {
+                    let key = self.keys.get(&self.db, row.data_key_id).await?;
+                    Some(key.open_string(FieldRef::new("app_user", "display_name", id.0), &row.display_name)?)
+                }
+            };
+            out.push(AccountListing {
+                id,
+                role,
+                name,
+                mrn: row.patient_id.and_then(|p| mrns.get(&p).cloned()),
+                status: UserStatus::parse(&row.status)?,
+                passkeys: counts.get(&row.id).copied().unwrap_or(0).max(0) as u64,
+            });
         }
         Ok(out)
     }
@@ -483,34 +621,59 @@ impl UserRepo {
 
     /// Revokes every passkey and open link of the account, ends its sessions, and issues a new
     /// link: the way back for someone who lost their devices.
+    /// The link comes back to the caller, so this is a step on the host (the first admin's
+    /// bootstrap); an admin re-enrolls through [`super::accounts::AccountRequests`].
     #[tracing::instrument(skip_all, fields(user_id = %id))]
     pub async fn reenroll(&self, ctx: &AuditContext, id: UserId, ttl: Duration) -> Result<Invitation, Error> {
+        self.authorize(ctx, Action::EnrollmentLinkIssue, Some(id)).await?;
         let decision = self.authorize(ctx, Action::UserReenroll, Some(id)).await?;
-        let now = self.clock.now();
         let txn = self.db.begin().await?;
         let user = self.load(&txn, id).await?;
-        passkey::Entity::delete_many().filter(passkey::Column::UserId.eq(id.0)).exec(&txn).await?;
-        enrollment::Entity::update_many()
-            .col_expr(enrollment::Column::RevokedAt, Expr::value(now))
-            .filter(enrollment::Column::UserId.eq(id.0))
-            .filter(enrollment::Column::UsedAt.is_null())
-            .filter(enrollment::Column::RevokedAt.is_null())
-            .exec(&txn)
-            .await?;
-        app_user::Entity::update_many()
-            .col_expr(app_user::Column::Status, Expr::value(UserStatus::Invited.as_str()))
-            .col_expr(app_user::Column::UpdatedAt, Expr::value(now))
-            .col_expr(app_user::Column::UpdatedBy, Expr::value(ctx.actor.user_id.map(|u| u.0)))
-            .filter(app_user::Column::Id.eq(id.0))
-            .exec(&txn)
-            .await?;
-        let invitation = self.issue_enrollment(&txn, ctx, id, ttl).await?;
+        let invitation = self.reset_enrollment(&txn, ctx, id, ttl).await?;
         self.audit
             .append(&txn, ctx, entry(Action::UserReenroll, id, user.patient_id, Outcome::Allowed, decision.rule))
             .await?;
         txn.commit().await?;
         self.sessions.end_all_for_user(id.0).await?;
         Ok(invitation)
+    }
+
+    /// Revokes the account's passkeys and open links and issues a new link, in `conn`'s
+    /// transaction. The caller ends its sessions after commit.
+    pub(crate) async fn reset_enrollment<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        ctx: &AuditContext,
+        id: UserId,
+        ttl: Duration,
+    ) -> Result<Invitation, Error> {
+        passkey::Entity::delete_many().filter(passkey::Column::UserId.eq(id.0)).exec(conn).await?;
+        self.revoke_links(conn, id).await?;
+        self.write_status(conn, ctx, id, UserStatus::Invited).await?;
+        self.issue_enrollment(conn, ctx, id, ttl).await
+    }
+
+    /// Sets the account's status in `conn`'s transaction; false when there is no such account.
+    pub(crate) async fn write_status<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        ctx: &AuditContext,
+        id: UserId,
+        status: UserStatus,
+    ) -> Result<bool, Error> {
+        let result = app_user::Entity::update_many()
+            .col_expr(app_user::Column::Status, Expr::value(status.as_str()))
+            .col_expr(app_user::Column::UpdatedAt, Expr::value(self.clock.now()))
+            .col_expr(app_user::Column::UpdatedBy, Expr::value(ctx.actor.user_id.map(|u| u.0)))
+            .filter(app_user::Column::Id.eq(id.0))
+            .exec(conn)
+            .await?;
+        Ok(result.rows_affected > 0)
+    }
+
+    /// Ends every session of the account (after a disable or re-enrollment commits).
+    pub(crate) async fn end_all_sessions(&self, id: UserId) -> Result<(), Error> {
+        self.sessions.end_all_for_user(id.0).await.map(|_| ())
     }
 
     async fn set_status(
@@ -522,14 +685,7 @@ impl UserRepo {
     ) -> Result<(), Error> {
         let decision = self.authorize(ctx, action, Some(id)).await?;
         let txn = self.db.begin().await?;
-        let result = app_user::Entity::update_many()
-            .col_expr(app_user::Column::Status, Expr::value(status.as_str()))
-            .col_expr(app_user::Column::UpdatedAt, Expr::value(self.clock.now()))
-            .col_expr(app_user::Column::UpdatedBy, Expr::value(ctx.actor.user_id.map(|u| u.0)))
-            .filter(app_user::Column::Id.eq(id.0))
-            .exec(&txn)
-            .await?;
-        if result.rows_affected == 0 {
+        if !self.write_status(&txn, ctx, id, status).await? {
             self.audit.append(&txn, ctx, entry(action, id, None, Outcome::Error, "not-found")).await?;
             txn.commit().await?;
             return Err(Error::NotFound);
@@ -539,7 +695,7 @@ impl UserRepo {
         Ok(())
     }
 
-    async fn issue_enrollment<C: ConnectionTrait>(
+    pub(crate) async fn issue_enrollment<C: ConnectionTrait>(
         &self,
         conn: &C,
         ctx: &AuditContext,
@@ -564,7 +720,7 @@ impl UserRepo {
         Ok(Invitation { user_id: id, token, expires_at })
     }
 
-    async fn load<C: ConnectionTrait>(&self, conn: &C, id: UserId) -> Result<User, Error> {
+    pub(crate) async fn load<C: ConnectionTrait>(&self, conn: &C, id: UserId) -> Result<User, Error> {
         let row = app_user::Entity::find_by_id(id.0).one(conn).await?.ok_or(Error::NotFound)?;
         let key = self.keys.get(conn, row.data_key_id).await?;
         Ok(User {
@@ -577,7 +733,12 @@ impl UserRepo {
         })
     }
 
-    async fn authorize(&self, ctx: &AuditContext, action: Action, target: Option<UserId>) -> Result<Decision, Error> {
+    pub(crate) async fn authorize(
+        &self,
+        ctx: &AuditContext,
+        action: Action,
+        target: Option<UserId>,
+    ) -> Result<Decision, Error> {
         let decision = access::decide_operation(&ctx.actor, action);
         if decision.allowed {
             return Ok(decision);
@@ -635,7 +796,13 @@ fn invalid_enrollment() -> Error {
     Error::validation("token", "this enrollment link is not valid any more; ask for a new one")
 }
 
-fn entry(action: Action, user: UserId, patient: Option<PatientId>, outcome: Outcome, rule: &str) -> AuditEntry {
+pub(crate) fn entry(
+    action: Action,
+    user: UserId,
+    patient: Option<PatientId>,
+    outcome: Outcome,
+    rule: &str,
+) -> AuditEntry {
     AuditEntry {
         action,
         resource_type: RESOURCE,
@@ -646,7 +813,7 @@ fn entry(action: Action, user: UserId, patient: Option<PatientId>, outcome: Outc
     }
 }
 
-fn validate(new: &NewUser) -> Result<(), Error> {
+pub(crate) fn validate(new: &NewUser) -> Result<(), Error> {
     let mut errors = Vec::new();
     let len = new.display_name.trim().chars().count();
     if len == 0 || len > 100 {

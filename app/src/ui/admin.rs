@@ -3,10 +3,11 @@
 
 use leptos::prelude::*;
 
+use super::account_requests::{AccountRequestsData, AccountRequestsPanel};
 use super::care_admin::{CareData, CarePanel};
 use super::role_home::{PageAccess, RoleGate};
 use crate::api::admin::{
-    AuditFilter, AuditPage, InvitationLink, UserSummary, end_user_sessions, invite_user, list_users, read_audit_log,
+    AccountChange, AuditFilter, AuditPage, UserSummary, end_user_sessions, invite_user, list_users, read_audit_log,
     reenroll_user, set_user_enabled, verify_audit_log,
 };
 use crate::error::AppError;
@@ -26,9 +27,11 @@ pub fn AdminPage() -> impl IntoView {
     let log = AuditLog::new(access);
     let clinic_day = super::calendar::ClinicDayData::new(access);
     let hours = super::calendar::HoursData::new(access);
+    let requests = AccountRequestsData::new(access, refresh);
     view! {
         <RoleGate access title="Administration">
             <InvitePanel refresh/>
+            <AccountRequestsPanel data=requests title="Waiting for approval"/>
             <UsersPanel users refresh/>
             <CarePanel care/>
             <super::calendar::ClinicDay data=clinic_day/>
@@ -39,12 +42,22 @@ pub fn AdminPage() -> impl IntoView {
     }
 }
 
+/// What became of an account change, in words: never a link, which goes to the person.
 #[component]
-fn LinkBox(link: InvitationLink) -> impl IntoView {
+fn ChangeNotice(change: AccountChange) -> impl IntoView {
+    let text = match change.outcome.as_str() {
+        "awaiting-approval" => "Sent for approval. A second person (the security officer; an admin for the security officer's own account) approves it; then the enrollment link goes to the person.".to_owned(),
+        "emailed" => "The enrollment link was emailed to the person.".to_owned(),
+        "on-host" => format!(
+            "No mail relay delivers the link: an operator prints it on the server with `server admin enrollment-link --user {}` and gives it to the person.",
+            change.user_id
+        ),
+        _ => "Done.".to_owned(),
+    };
     view! {
-        <div class="notice" role="status">
-            <p>"Send this enrollment link to the person; it works once, until "{link.expires_at}"."</p>
-            <input class="link-box" type="text" readonly aria-label="Enrollment link" value=link.link/>
+        <div class="notice" role="status" id="account-change">
+            <p>{text}</p>
+            <p class="muted">"Account id: "<span class="mono" id="account-change-user">{change.user_id}</span></p>
         </div>
     }
 }
@@ -53,14 +66,17 @@ fn LinkBox(link: InvitationLink) -> impl IntoView {
 fn InvitePanel(refresh: RwSignal<u32>) -> impl IntoView {
     let role = RwSignal::new("clinician".to_owned());
     let name = RwSignal::new(String::new());
+    let email = RwSignal::new(String::new());
     let mrn = RwSignal::new(String::new());
     let invite = Action::new(move |_: &()| {
-        let (role, name, mrn) = (role.get_untracked(), name.get_untracked(), mrn.get_untracked());
+        let (role, name, email, mrn) =
+            (role.get_untracked(), name.get_untracked(), email.get_untracked(), mrn.get_untracked());
         async move {
-            let mrn = (role == "patient").then_some(mrn);
-            let link = invite_user(role, name, mrn).await;
+            let patient = role == "patient";
+            let (email, mrn) = if patient { (None, Some(mrn)) } else { (Some(email), None) };
+            let change = invite_user(role, name, email, mrn).await;
             refresh.update(|n| *n += 1);
-            link
+            change
         }
     });
     view! {
@@ -76,14 +92,21 @@ fn InvitePanel(refresh: RwSignal<u32>) -> impl IntoView {
                 </select>
                 <label for="invite-name">"Name"</label>
                 <input id="invite-name" type="text" required maxlength="100" prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/>
-                <Show when=move || role.get() == "patient">
+                <Show
+                    when=move || role.get() == "patient"
+                    fallback=move || view! {
+                        <label for="invite-email">"Email"</label>
+                        <input id="invite-email" type="email" required maxlength="254" autocomplete="off" prop:value=move || email.get() on:input=move |ev| email.set(event_target_value(&ev))/>
+                    }
+                >
                     <label for="invite-mrn">"Patient's MRN"</label>
                     <input id="invite-mrn" type="text" required maxlength="32" prop:value=move || mrn.get() on:input=move |ev| mrn.set(event_target_value(&ev))/>
                 </Show>
-                <button class="button" type="submit" id="invite-submit">"Create enrollment link"</button>
+                <button class="button" type="submit" id="invite-submit">"Invite"</button>
             </form>
+            <p class="muted">"The enrollment link goes to the person (to a patient, at the email on their record), never to this page."</p>
             {move || invite.value().get().map(|result| match result {
-                Ok(link) => view! { <LinkBox link/> }.into_any(),
+                Ok(change) => view! { <ChangeNotice change/> }.into_any(),
                 Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
             })}
         </section>
@@ -116,8 +139,12 @@ fn UsersPanel(users: Resource<Result<Vec<UserSummary>, AppError>>, refresh: RwSi
                 Ok(ended) => view! { <p class="notice" role="status">{format!("{ended} session(s) ended.")}</p> }.into_any(),
                 Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
             })}
+            {move || toggle.value().get().map(|result| match result {
+                Ok(change) => view! { <ChangeNotice change/> }.into_any(),
+                Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
+            })}
             {move || reenroll.value().get().map(|result| match result {
-                Ok(link) => view! { <LinkBox link/> }.into_any(),
+                Ok(change) => view! { <ChangeNotice change/> }.into_any(),
                 Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
             })}
             <Transition fallback=|| view! { <p>"Loading accounts…"</p> }>
@@ -125,17 +152,18 @@ fn UsersPanel(users: Resource<Result<Vec<UserSummary>, AppError>>, refresh: RwSi
                     Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
                     Ok(users) => view! {
                         <table class="data-table" id="users-table">
-                            <thead><tr><th scope="col">"Name"</th><th scope="col">"Role"</th><th scope="col">"Status"</th><th scope="col">"Passkeys"</th><th scope="col">"Actions"</th></tr></thead>
+                            <thead><tr><th scope="col">"Account"</th><th scope="col">"Id"</th><th scope="col">"Role"</th><th scope="col">"Status"</th><th scope="col">"Passkeys"</th><th scope="col">"Actions"</th></tr></thead>
                             <tbody>
                                 {users.into_iter().map(|user| {
                                     let (id_toggle, id_reenroll, id_end) = (user.id.clone(), user.id.clone(), user.id.clone());
                                     let end_label = format!("Sign out {} everywhere", user.display_name);
                                     let disabled = user.status == "disabled";
                                     let label = format!("{} for {}", if disabled { "Enable" } else { "Disable" }, user.display_name);
-                                    let reenroll_label = format!("New enrollment link for {}", user.display_name);
+                                    let reenroll_label = format!("Re-enroll {} (needs approval)", user.display_name);
                                     view! {
                                         <tr>
                                             <td>{user.display_name.clone()}</td>
+                                            <td class="mono">{user.id.clone()}</td>
                                             <td>{super::layout::role_label(&user.role)}</td>
                                             <td><span class=format!("badge badge-{}", user.status)>{user.status.clone()}</span></td>
                                             <td>{user.passkeys}</td>

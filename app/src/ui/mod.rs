@@ -1,6 +1,7 @@
 //! Pages and components, rendered on the server and hydrated in the browser.
 
 mod account;
+mod account_requests;
 mod admin;
 mod appointments;
 mod calendar;

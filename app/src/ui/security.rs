@@ -5,6 +5,7 @@
 
 use leptos::prelude::*;
 
+use super::account_requests::{AccountRequestsData, AccountRequestsPanel};
 use super::admin::{AuditLog, AuditLogPanel};
 use super::clock::When;
 use super::role_home::{PageAccess, RoleGate};
@@ -30,8 +31,10 @@ pub fn SecurityPage() -> impl IntoView {
         },
     );
     let log = AuditLog::new(access);
+    let requests = AccountRequestsData::new(access, reviewed);
     view! {
         <RoleGate access title="Security office">
+            <AccountRequestsPanel data=requests title="Account approvals"/>
             <BreakGlassReview queue reviewed/>
             <AlertsPanel alerts/>
             <AuditLogPanel log/>

@@ -31,6 +31,22 @@ on_both_backends!(every_protected_server_function_allows_exactly_its_roles_and_a
         .unwrap()
         .user_id
         .to_string();
+    // A re-enrollment the system asked for, waiting for the security officer's approval.
+    let pending_for = app
+        .services
+        .users
+        .invite(
+            &AuditContext::system("test"),
+            NewUser { role: Role::Clinician, display_name: "Matrix Pending".into(), patient_id: None },
+            chrono::Duration::hours(1),
+        )
+        .await
+        .unwrap()
+        .user_id;
+    let pending = match app.services.accounts.reenroll(&AuditContext::system("test"), pending_for).await.unwrap() {
+        app::domain::accounts::ChangeOutcome::AwaitingApproval(request) => request.to_string(),
+        other => panic!("expected a pending request, got {other:?}"),
+    };
     let mrn = app::domain::seed::synthetic_patient(&mut rand::rng(), "MTX", 1).mrn;
     let mut known = app::domain::seed::synthetic_patient(&mut rand::rng(), "MTX", 1);
     known.mrn = mrn.clone();
@@ -82,9 +98,14 @@ on_both_backends!(every_protected_server_function_allows_exactly_its_roles_and_a
         ("admin/list_users", serde_json::json!({}), &admin_only),
         (
             "admin/invite_user",
-            serde_json::json!({"role": "clinician", "display_name": "Matrix Invitee", "patient_mrn": null}),
+            serde_json::json!({
+                "role": "clinician", "display_name": "Matrix Invitee", "email": "matrix@clinic.test", "patient_mrn": null
+            }),
             &admin_only,
         ),
+        ("accounts/requests", serde_json::json!({}), &auditors),
+        // Only the security officer approves an admin's (here the system's) change to a clinician.
+        ("accounts/decide_request", serde_json::json!({"request_id": pending, "approve": true}), &officers),
         ("admin/set_user_enabled", serde_json::json!({"user_id": target, "enabled": true}), &admin_only),
         ("admin/end_sessions", serde_json::json!({"user_id": target}), &admin_only),
         ("admin/reenroll_user", serde_json::json!({"user_id": target}), &admin_only),

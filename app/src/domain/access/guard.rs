@@ -9,11 +9,11 @@ use std::sync::Arc;
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
-use super::{Decision, Relationship, VisitPart, decide};
+use super::{Assignee, Decision, Relationship, VisitPart, decide, decide_assignment};
 use crate::domain::Error;
 use crate::domain::audit::{Action, AuditContext, AuditEntry, AuditLog, Outcome, Role};
 use crate::domain::clock::Clock;
-use crate::domain::entities::{appointment, break_glass, care_relationship, video_delegate};
+use crate::domain::entities::{app_user, appointment, break_glass, care_relationship, video_delegate};
 use crate::domain::ids::{PatientId, UserId};
 
 #[derive(Clone)]
@@ -165,6 +165,36 @@ impl Guard {
             _ => None,
         };
         Ok(Permit { decision, ctx: ctx.for_access(decision.purpose, justification), patient })
+    }
+
+    /// Decides an assignment or care-team membership of `clinician` to `patient`, with who
+    /// created that account as an input; a refusal is audited and returned as Forbidden.
+    #[tracing::instrument(skip_all, fields(actor_role = ctx.actor.role.as_str()))]
+    pub async fn check_assignment(
+        &self,
+        ctx: &AuditContext,
+        resource_type: &'static str,
+        patient: PatientId,
+        clinician: UserId,
+    ) -> Result<Permit, Error> {
+        let created_by = app_user::Entity::find_by_id(clinician.0).one(&self.db).await?.and_then(|row| row.created_by);
+        let assignee =
+            Assignee { created_by_actor: created_by.is_some() && created_by == ctx.actor.user_id.map(|u| u.0) };
+        let decision = decide_assignment(&ctx.actor, patient, assignee);
+        if !decision.allowed {
+            let denied = AuditEntry {
+                action: Action::CareAssign,
+                resource_type,
+                resource_id: Some(clinician.to_string()),
+                patient_id: Some(patient.0),
+                outcome: Outcome::Denied,
+                rule: Some(decision.rule.to_owned()),
+            };
+            self.audit.record(&self.db, ctx, denied).await?;
+            tracing::warn!(rule = decision.rule, "assignment refused");
+            return Err(Error::Forbidden);
+        }
+        Ok(Permit { decision, ctx: ctx.for_access(decision.purpose, None), patient: Some(patient) })
     }
 
     /// What relates `clinician` to `patient` right now, and the live break-glass declaration

@@ -21,7 +21,7 @@ mod guard;
 pub use guard::{Guard, Permit};
 
 use super::audit::{Action, Actor, Purpose, Role};
-use super::ids::PatientId;
+use super::ids::{PatientId, UserId};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Decision {
@@ -96,6 +96,20 @@ pub fn decide_operation(actor: &Actor, action: Action) -> Decision {
         | Action::UserReenroll
         | Action::UserEndSessions
         | Action::PatientLookup => decide_user_admin(actor),
+        // Both sides of the two-person rule see the requests; who may decide one is
+        // `decide_account_request`'s question.
+        Action::AccountRequestList | Action::AccountRequestDecide => match actor.role {
+            Role::Admin => Decision::allow("admin-account-requests"),
+            Role::SecurityOfficer => Decision::allow("security-officer-account-requests"),
+            Role::System if action == Action::AccountRequestList => SYSTEM,
+            Role::System => Decision::deny("a-person-approves"),
+            _ => Decision::deny("not-an-account-reviewer"),
+        },
+        // A fresh enrollment link is printed on the host, never sent to a browser.
+        Action::EnrollmentLinkIssue => match actor.role {
+            Role::System => SYSTEM,
+            _ => Decision::deny("host-operator-only"),
+        },
         Action::AuditRead | Action::AuditVerify => match actor.role {
             Role::System => SYSTEM,
             Role::Admin => Decision::allow("admin-reviews-audit"),
@@ -104,6 +118,57 @@ pub fn decide_operation(actor: &Actor, action: Action) -> Decision {
         },
         _ => Decision::deny("not-an-operation"),
     }
+}
+
+/// What is known about a pending account request when someone decides it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AccountRequestFacts {
+    /// Who asked for the change (None: the system, e.g. a CLI step).
+    pub requested_by: Option<UserId>,
+    /// The account the change is to.
+    pub target: UserId,
+    /// The role that account holds.
+    pub target_role: Role,
+}
+
+/// May `approver` approve or refuse an account change someone else asked for (the two-person
+/// rule, 45 CFR 164.308(a)(3)(ii)(A)-(B) and (a)(4)(ii)(C))? The security officer approves the
+/// admins' changes; an admin approves changes to a security officer's account. Nobody decides
+/// their own request or a change to their own account.
+pub fn decide_account_request(approver: &Actor, facts: AccountRequestFacts) -> Decision {
+    let Some(approver_id) = approver.user_id else {
+        return Decision::deny("a-person-approves");
+    };
+    if facts.requested_by == Some(approver_id) {
+        return Decision::deny("own-request");
+    }
+    if facts.target == approver_id {
+        return Decision::deny("own-account");
+    }
+    match (facts.target_role, approver.role) {
+        (Role::SecurityOfficer, Role::Admin) => Decision::allow("admin-approves-security-officer-change"),
+        (Role::SecurityOfficer, _) => Decision::deny("an-admin-approves-security-officer-changes"),
+        (_, Role::SecurityOfficer) => Decision::allow("security-officer-approves"),
+        _ => Decision::deny("the-security-officer-approves"),
+    }
+}
+
+/// What is known about the clinician account an admin wants to relate to a patient.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Assignee {
+    /// The admin asking is the one who created (invited) that account.
+    pub created_by_actor: bool,
+}
+
+/// May `actor` give this clinician account a care relationship (assignment, care team)? The
+/// care-relationship rules of [`decide`] first; then an account an admin created is never
+/// assigned by that same admin, or one person could make an account and point it at any chart.
+pub fn decide_assignment(actor: &Actor, patient: PatientId, assignee: Assignee) -> Decision {
+    let decision = decide(actor, Action::CareAssign, Some(patient), Relationship::default());
+    if decision.allowed && actor.role != Role::System && assignee.created_by_actor {
+        return Decision::deny("assigner-created-the-account");
+    }
+    decision
 }
 
 /// May `actor` open the landing page of `page_role`? Each role has its own.

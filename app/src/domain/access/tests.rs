@@ -255,4 +255,117 @@ fn a_care_team_clinician_with_consent_and_break_glass_is_refused_a_visit_that_is
         (false, "only-the-visits-clinician"),
         "a delegate does not pass it on"
     );
+fn account_requests_and_operator_links_are_decided_by_role() {
+    // (role, list, decide, enrollment link)
+    let table: [(Role, Result<&str, &str>, Result<&str, &str>, Result<&str, &str>); 6] = [
+        (Role::Patient, Err("not-an-account-reviewer"), Err("not-an-account-reviewer"), Err("host-operator-only")),
+        (Role::Clinician, Err("not-an-account-reviewer"), Err("not-an-account-reviewer"), Err("host-operator-only")),
+        (Role::Admin, Ok("admin-account-requests"), Ok("admin-account-requests"), Err("host-operator-only")),
+        (
+            Role::SecurityOfficer,
+            Ok("security-officer-account-requests"),
+            Ok("security-officer-account-requests"),
+            Err("host-operator-only"),
+        ),
+        (Role::System, Ok("system-maintenance"), Err("a-person-approves"), Ok("system-maintenance")),
+        (Role::Anonymous, Err("not-an-account-reviewer"), Err("not-an-account-reviewer"), Err("host-operator-only")),
+    ];
+    for (role, list, decide_request, link) in table {
+        let actor = Actor { user_id: Some(UserId::new()), role, patient_id: None };
+        let got = |action| {
+            let d = decide_operation(&actor, action);
+            if d.allowed { Ok(d.rule) } else { Err(d.rule) }
+        };
+        assert_eq!(got(Action::AccountRequestList), list, "{role:?} list");
+        assert_eq!(got(Action::AccountRequestDecide), decide_request, "{role:?} decide");
+        assert_eq!(got(Action::EnrollmentLinkIssue), link, "{role:?} link");
+    }
+}
+
+#[test]
+fn the_two_person_rule_names_who_approves_and_nobody_approves_their_own_request() {
+    let (admin, other_admin, officer, target) = (UserId::new(), UserId::new(), UserId::new(), UserId::new());
+    let person = |id, role| Actor { user_id: Some(id), role, patient_id: None };
+    let facts = |requested_by, target, target_role| AccountRequestFacts { requested_by, target, target_role };
+    let cases: Vec<(Actor, AccountRequestFacts, Result<&str, &str>)> = vec![
+        // The security officer approves an admin's change to a clinician, patient or admin.
+        (
+            person(officer, Role::SecurityOfficer),
+            facts(Some(admin), target, Role::Clinician),
+            Ok("security-officer-approves"),
+        ),
+        (
+            person(officer, Role::SecurityOfficer),
+            facts(Some(admin), target, Role::Patient),
+            Ok("security-officer-approves"),
+        ),
+        (
+            person(officer, Role::SecurityOfficer),
+            facts(Some(admin), target, Role::Admin),
+            Ok("security-officer-approves"),
+        ),
+        // Another admin does not.
+        (
+            person(other_admin, Role::Admin),
+            facts(Some(admin), target, Role::Clinician),
+            Err("the-security-officer-approves"),
+        ),
+        // The requester never approves their own request, whatever their role.
+        (person(admin, Role::Admin), facts(Some(admin), target, Role::Clinician), Err("own-request")),
+        (person(admin, Role::Admin), facts(Some(admin), target, Role::SecurityOfficer), Err("own-request")),
+        (person(officer, Role::SecurityOfficer), facts(Some(officer), target, Role::Clinician), Err("own-request")),
+        // A change to the security officer's account is approved by an admin who did not ask.
+        (
+            person(other_admin, Role::Admin),
+            facts(Some(admin), officer, Role::SecurityOfficer),
+            Ok("admin-approves-security-officer-change"),
+        ),
+        (
+            person(officer, Role::SecurityOfficer),
+            facts(Some(admin), officer, Role::SecurityOfficer),
+            Err("own-account"),
+        ),
+        (
+            person(UserId::new(), Role::SecurityOfficer),
+            facts(Some(admin), officer, Role::SecurityOfficer),
+            Err("an-admin-approves-security-officer-changes"),
+        ),
+        // Nobody approves a change to their own account.
+        (person(officer, Role::SecurityOfficer), facts(Some(admin), officer, Role::Admin), Err("own-account")),
+        // Other roles never approve.
+        (
+            person(target, Role::Clinician),
+            facts(Some(admin), UserId::new(), Role::Clinician),
+            Err("the-security-officer-approves"),
+        ),
+        (
+            person(target, Role::Patient),
+            facts(Some(admin), UserId::new(), Role::SecurityOfficer),
+            Err("an-admin-approves-security-officer-changes"),
+        ),
+        // The system is not a second person.
+        (Actor::system(), facts(Some(admin), target, Role::Clinician), Err("a-person-approves")),
+    ];
+    for (approver, facts, want) in cases {
+        let d = decide_account_request(&approver, facts);
+        let got = if d.allowed { Ok(d.rule) } else { Err(d.rule) };
+        assert_eq!(got, want, "{:?} deciding {facts:?}", approver.role);
+    }
+}
+
+#[test]
+fn an_admin_never_assigns_an_account_they_created() {
+    let admin = Actor { user_id: Some(UserId::new()), role: Role::Admin, patient_id: None };
+    let patient = PatientId::new();
+    let rule = |actor: &Actor, created_by_actor| {
+        let d = decide_assignment(actor, patient, Assignee { created_by_actor });
+        if d.allowed { Ok(d.rule) } else { Err(d.rule) }
+    };
+    assert_eq!(rule(&admin, true), Err("assigner-created-the-account"));
+    assert_eq!(rule(&admin, false), Ok("admin-manages-care-relationships"));
+    let clinician = Actor { role: Role::Clinician, ..admin.clone() };
+    assert_eq!(rule(&clinician, false), Err("not-an-admin"));
+    assert_eq!(rule(&clinician, true), Err("not-an-admin"));
+    // Seeding and CLI steps run as the system, which made every account it relates.
+    assert_eq!(rule(&Actor::system(), true), Ok("system-maintenance"));
 }

@@ -138,11 +138,14 @@ pub enum Action {
     MessageRead,
     MessageSend,
     AttachmentRead,
+    AccountRequestList,
+    AccountRequestDecide,
+    EnrollmentLinkIssue,
 }
 
 impl Action {
     /// Every action, for exhaustive policy tests.
-    pub const ALL: [Action; 57] = [
+    pub const ALL: [Action; 60] = [
         Action::PatientCreate,
         Action::PatientRead,
         Action::PatientUpdate,
@@ -200,6 +203,9 @@ impl Action {
         Action::MessageRead,
         Action::MessageSend,
         Action::AttachmentRead,
+        Action::AccountRequestList,
+        Action::AccountRequestDecide,
+        Action::EnrollmentLinkIssue,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -261,6 +267,9 @@ impl Action {
             Action::MessageRead => "message.read",
             Action::MessageSend => "message.send",
             Action::AttachmentRead => "message.attachment.read",
+            Action::AccountRequestList => "account_request.list",
+            Action::AccountRequestDecide => "account_request.decide",
+            Action::EnrollmentLinkIssue => "user.enrollment_link",
         }
     }
 }

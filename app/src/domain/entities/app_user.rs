@@ -17,6 +17,8 @@ pub struct Model {
     pub created_by: Option<Uuid>,
     pub updated_at: DateTimeUtc,
     pub updated_by: Option<Uuid>,
+    /// Where the account's enrollment links are emailed: sealed like the display name.
+    pub email: Option<Sealed>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

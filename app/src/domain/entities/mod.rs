@@ -2,6 +2,7 @@
 //!
 //! [`Sealed`]: crate::domain::crypto::Sealed
 
+pub mod account_request;
 pub mod anonymous_budget;
 pub mod app_user;
 pub mod appointment;
