@@ -221,7 +221,8 @@ fn break_glass_opens_the_chart_but_not_the_patients_messages() {
 #[test]
 fn account_requests_and_operator_links_are_decided_by_role() {
     // (role, list, decide, enrollment link)
-    let table: [(Role, Result<&str, &str>, Result<&str, &str>, Result<&str, &str>); 6] = [
+    type Rule = Result<&'static str, &'static str>;
+    let table: [(Role, Rule, Rule, Rule); 6] = [
         (Role::Patient, Err("not-an-account-reviewer"), Err("not-an-account-reviewer"), Err("host-operator-only")),
         (Role::Clinician, Err("not-an-account-reviewer"), Err("not-an-account-reviewer"), Err("host-operator-only")),
         (Role::Admin, Ok("admin-account-requests"), Ok("admin-account-requests"), Err("host-operator-only")),
