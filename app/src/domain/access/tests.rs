@@ -257,7 +257,8 @@ fn a_care_team_clinician_with_consent_and_break_glass_is_refused_a_visit_that_is
     );
 fn account_requests_and_operator_links_are_decided_by_role() {
     // (role, list, decide, enrollment link)
-    let table: [(Role, Result<&str, &str>, Result<&str, &str>, Result<&str, &str>); 6] = [
+    type Rule = Result<&'static str, &'static str>;
+    let table: [(Role, Rule, Rule, Rule); 6] = [
         (Role::Patient, Err("not-an-account-reviewer"), Err("not-an-account-reviewer"), Err("host-operator-only")),
         (Role::Clinician, Err("not-an-account-reviewer"), Err("not-an-account-reviewer"), Err("host-operator-only")),
         (Role::Admin, Ok("admin-account-requests"), Ok("admin-account-requests"), Err("host-operator-only")),
