@@ -14,7 +14,6 @@
 //! [`VideoRepo::send`]: app::domain::telemedicine::VideoRepo::send
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
 
 use app::domain::Error;
 use app::domain::audit::{Action, Actor, AuditContext, AuditEntry, Outcome, Purpose, Role};
@@ -22,7 +21,7 @@ use app::domain::state::Services;
 use app::domain::telemedicine::hub::Wake;
 use app::domain::telemedicine::{Connection, REREAD_LOOKBACK, SIGNAL_PAGE, Signal, SignalKind};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
@@ -64,15 +63,15 @@ pub async fn connect(
     State(services): State<Services>,
     Path(appointment): Path<String>,
     Query(resume): Query<Resume>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    client: Option<axum::Extension<app::domain::client_address::ClientAddress>>,
+    // Resolved from the TCP peer and the trusted proxies by the `client_address` middleware.
+    axum::Extension(client): axum::Extension<app::domain::client_address::ClientAddress>,
     headers: HeaderMap,
     session: Session,
     ws: WebSocketUpgrade,
 ) -> Response {
     let header =
         |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(|v| v.chars().take(512).collect::<String>());
-    let ip = client.map_or(addr.ip(), |axum::Extension(client)| client.0).to_string();
+    let ip = client.0.to_string();
     let context = |actor: Actor| AuditContext {
         actor,
         purpose: Purpose::Treatment,
