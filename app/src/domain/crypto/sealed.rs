@@ -264,6 +264,7 @@ mod tests {
     #[test]
     fn the_aes_key_schedule_and_the_key_bytes_are_wiped_on_drop() {
         // The same fact as the compile-time check above, reported by name when run as a test.
+        #[allow(clippy::extra_unused_type_parameters)] // The bound is the check.
         fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() -> bool {
             true
         }
