@@ -59,15 +59,6 @@ pub async fn spawn_app_configured(
 }
 
 async fn spawn_app_full(backend: Backend, tls: bool, clock: std::sync::Arc<dyn app::domain::clock::Clock>) -> TestApp {
-    spawn_app_inner(backend, tls, clock, |_| {}).await
-}
-
-async fn spawn_app_inner(
-    backend: Backend,
-    tls: bool,
-    clock: std::sync::Arc<dyn app::domain::clock::Clock>,
-    configure: impl FnOnce(&mut Settings),
-) -> TestApp {
     let db = TestDb::new(backend).await;
     let settings = settings(&db.url, tls);
     spawn_on(db, settings, clock).await

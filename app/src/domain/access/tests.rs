@@ -255,6 +255,9 @@ fn a_care_team_clinician_with_consent_and_break_glass_is_refused_a_visit_that_is
         (false, "only-the-visits-clinician"),
         "a delegate does not pass it on"
     );
+}
+
+#[test]
 fn account_requests_and_operator_links_are_decided_by_role() {
     // (role, list, decide, enrollment link)
     type Rule = Result<&'static str, &'static str>;
