@@ -53,7 +53,8 @@ on_both_backends!(
         let messages = sink.messages().await;
         assert_eq!(messages.len(), 1);
         assert_eq!(messages[0].to, ["dr.invited@clinic.test"]);
-        let token = messages[0].data.lines().find_map(|l| l.strip_prefix("http://localhost:3000/enroll#")).unwrap();
+        let prefix = format!("{}/enroll#", app.address);
+        let token = messages[0].data.lines().find_map(|l| l.strip_prefix(prefix.as_str())).unwrap();
         let invitee = app.services.users.enrollment_user(&AuditContext::system("test"), token).await.unwrap();
         assert_eq!(invitee.display_name, "Dr Invited");
         let decisions = audit_event::Entity::find()

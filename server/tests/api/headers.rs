@@ -76,8 +76,8 @@ on_both_backends!(
                 .post(format!("{}/api/system_status", app.address))
                 .header("host", host)
                 .header("origin", origin)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body("")
+                .header("content-type", "application/json")
+                .body("{}")
                 .send()
         };
 
