@@ -102,8 +102,7 @@ impl AuditChainer {
         key_version: i32,
         stored: &[u8],
     ) -> bool {
-        self.keyed(prev, position, event_seq, event_mac, key_version)
-            .is_ok_and(|mac| mac.verify_slice(stored).is_ok())
+        self.keyed(prev, position, event_seq, event_mac, key_version).is_ok_and(|mac| mac.verify_slice(stored).is_ok())
     }
 
     fn keyed(

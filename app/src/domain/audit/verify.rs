@@ -153,7 +153,14 @@ pub async fn verify(
                         report.found(Finding::DuplicateEvent { seq: event.seq, id: event.id });
                     }
                     // A link naming a key version that is not loaded cannot be shown to hold.
-                    if !chainer.link_matches(&prev_link, link.position, event.seq, &event.mac, link.key_version, &link.link) {
+                    if !chainer.link_matches(
+                        &prev_link,
+                        link.position,
+                        event.seq,
+                        &event.mac,
+                        link.key_version,
+                        &link.link,
+                    ) {
                         report.found(Finding::ChainAltered { position: link.position, seq: event.seq });
                     }
                 }
