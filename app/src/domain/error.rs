@@ -34,6 +34,11 @@ impl Error {
 const CONFLICT_CONSTRAINTS: &[(&str, &str, &str)] = &[
     ("patient_mrn_bidx_unique", "patient.mrn_bidx", "a patient with this MRN already exists"),
     ("app_user_patient_unique", "app_user.patient_id", "this patient already has an account"),
+    (
+        "account_request_one_pending",
+        "account_request.user_id",
+        "a change to this account is already waiting for approval",
+    ),
 ];
 
 /// The conflict a unique-constraint violation stands for, if it is one of ours.

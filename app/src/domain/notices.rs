@@ -3,7 +3,8 @@
 //!
 //! Sent only when mail is configured (`[reminders.smtp]`), to the address on file: a patient
 //! account's is the patient's email (sealed; opened for this send only, audited first as the
-//! reminders do). Staff accounts have no address on file here, which the audit row says. The
+//! reminders do); a workforce account's is the address its invitation named (sealed). An account
+//! with no address on file gets none, which the audit row says. The
 //! message names the clinic and the time, never the device name or anything from the chart.
 
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use super::Error;
 use super::audit::{Action, AuditContext, AuditEntry, AuditLog, Outcome};
 use super::clock::Clock;
 use super::crypto::{DataKeys, FieldRef};
-use super::entities::patient;
+use super::entities::{app_user, patient};
 use super::scheduling::reminders::Mailer;
 use super::users::User;
 
@@ -72,7 +73,18 @@ impl AccountNotices {
                 },
                 None => None,
             },
-            None => None,
+            // A workforce account's address is the one its invitation named, sealed the same way.
+            None => match app_user::Entity::find_by_id(user.id.0).one(&self.db).await? {
+                Some(account) => match &account.email {
+                    Some(sealed) => {
+                        self.audit.record(&self.db, ctx, row(Outcome::Allowed, "owner-notice-sent")).await?;
+                        let key = self.keys.get(&self.db, account.data_key_id).await?;
+                        Some(key.open_string(FieldRef::new("app_user", "email", account.id), sealed)?)
+                    }
+                    None => None,
+                },
+                None => None,
+            },
         };
         let Some(address) = address else {
             return self.audit.record(&self.db, ctx, row(Outcome::Allowed, "owner-notice:no-address-on-file")).await;
