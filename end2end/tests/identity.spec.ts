@@ -56,8 +56,9 @@ test('the bootstrap admin enrolls a passkey, signs in without a user name, and s
   await page.getByLabel('Name').fill('Dr Synthetic Clinician');
   await page.getByLabel('Email').fill('dr.synthetic@clinic.test');
   await page.getByRole('button', { name: 'Invite' }).click();
-  await expect(page.locator('#account-change')).toContainText('Sent for approval');
-  const clinicianId = (await page.locator('#account-change-user').textContent())!.trim();
+  const invited = page.getByRole('region', { name: 'Invite someone' });
+  await expect(invited.locator('#account-change')).toContainText('Sent for approval');
+  const clinicianId = (await invited.locator('#account-change-user').textContent())!.trim();
   await expect(page.locator('#users-table')).toContainText('Dr Synthetic Clinician');
   expect(await page.content()).not.toContain('/enroll#');
   await expect(page.locator('#account-requests-table')).toContainText('Another person decides');
@@ -104,8 +105,8 @@ test('the bootstrap admin enrolls a passkey, signs in without a user name, and s
   await page.getByLabel('Name').fill('Synthetic Patient');
   await page.getByLabel("Patient's MRN").fill('E2E-0000009');
   await page.getByRole('button', { name: 'Invite' }).click();
-  await expect(page.locator('#account-change')).toContainText('No mail relay');
-  const patientId = (await page.locator('#account-change-user').textContent())!.trim();
+  await expect(invited.locator('#account-change')).toContainText('No mail relay');
+  const patientId = (await invited.locator('#account-change-user').textContent())!.trim();
   await expect(page.locator('#users-table')).toContainText('Patient account E2E-0000009');
   await expect(page.locator('#users-table')).not.toContainText('Synthetic Patient');
   const patientInvite = operatorLink(linkDir, patientId);

@@ -42,9 +42,10 @@ pub fn AdminPage() -> impl IntoView {
     }
 }
 
-/// What became of an account change, in words: never a link, which goes to the person.
+/// What became of an account change, in words: never a link, which goes to the person. `id`
+/// keeps the invitation's notice and the account list's apart on one page.
 #[component]
-fn ChangeNotice(change: AccountChange) -> impl IntoView {
+fn ChangeNotice(change: AccountChange, #[prop(default = "account-change")] id: &'static str) -> impl IntoView {
     let text = match change.outcome.as_str() {
         "awaiting-approval" => "Sent for approval. A second person (the security officer; an admin for the security officer's own account) approves it; then the enrollment link goes to the person.".to_owned(),
         "emailed" => "The enrollment link was emailed to the person.".to_owned(),
@@ -55,9 +56,9 @@ fn ChangeNotice(change: AccountChange) -> impl IntoView {
         _ => "Done.".to_owned(),
     };
     view! {
-        <div class="notice" role="status" id="account-change">
+        <div class="notice" role="status" id=id>
             <p>{text}</p>
-            <p class="muted">"Account id: "<span class="mono" id="account-change-user">{change.user_id}</span></p>
+            <p class="muted">"Account id: "<span class="mono" id=format!("{id}-user")>{change.user_id}</span></p>
         </div>
     }
 }
@@ -140,11 +141,11 @@ fn UsersPanel(users: Resource<Result<Vec<UserSummary>, AppError>>, refresh: RwSi
                 Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
             })}
             {move || toggle.value().get().map(|result| match result {
-                Ok(change) => view! { <ChangeNotice change/> }.into_any(),
+                Ok(change) => view! { <ChangeNotice change id="account-action"/> }.into_any(),
                 Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
             })}
             {move || reenroll.value().get().map(|result| match result {
-                Ok(change) => view! { <ChangeNotice change/> }.into_any(),
+                Ok(change) => view! { <ChangeNotice change id="account-action"/> }.into_any(),
                 Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
             })}
             <Transition fallback=|| view! { <p>"Loading accounts…"</p> }>
