@@ -18,6 +18,7 @@ mod m20261201_000008_account_requests;
 mod m20261201_000009_visit_delegates_and_task_leases;
 mod m20261201_000010_anonymous_budget;
 mod m20261201_000011_audit_key_versions;
+mod m20261201_000012_security_monitoring;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000009_visit_delegates_and_task_leases::Migration),
             Box::new(m20261201_000010_anonymous_budget::Migration),
             Box::new(m20261201_000011_audit_key_versions::Migration),
+            Box::new(m20261201_000012_security_monitoring::Migration),
         ]
     }
 }

@@ -156,6 +156,16 @@ impl BreakGlassRepo {
             status: Set("open".to_owned()),
             closed_by: Set(None),
             closed_at: Set(None),
+            severity: Set("high".to_owned()),
+            window_start: Set(Some(now)),
+            window_end: Set(Some(expires_at)),
+            observed: Set(None),
+            dedup_key: Set(Some(format!("{ALERT_KIND}:{id}"))),
+            response: Set(None),
+            acknowledged_by: Set(None),
+            acknowledged_at: Set(None),
+            incident_id: Set(None),
+            fanned_out: Set(false),
         }
         .insert(&txn)
         .await?;

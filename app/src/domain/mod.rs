@@ -17,6 +17,7 @@ pub mod health;
 pub mod ids;
 pub mod lease;
 pub mod messaging;
+pub mod monitoring;
 pub mod notices;
 pub mod passkeys;
 pub mod patients;

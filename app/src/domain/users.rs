@@ -225,6 +225,9 @@ impl UserRepo {
             updated_at: Set(now),
             updated_by: Set(ctx.actor.user_id.map(|u| u.0)),
             email: Set(email),
+            family_name_bidx: Set(None),
+            address_bidx: Set(None),
+            own_patient_id: Set(None),
         }
         .insert(conn)
         .await?;

@@ -199,7 +199,16 @@ fn kind(action: Action) -> Option<Kind> {
         Action::PatientUpdate | Action::EntryCreate | Action::EntryUpdate | Action::EntryDelete => Kind::ChartWrite,
         Action::AccessLogRead | Action::ConsentList | Action::ConsentGrant | Action::ConsentRevoke => Kind::PatientOwn,
         Action::CareList | Action::CareAssign | Action::CareEnd => Kind::CareAdmin,
-        Action::BreakGlassList | Action::BreakGlassReview | Action::AlertList => Kind::Review,
+        Action::BreakGlassList
+        | Action::BreakGlassReview
+        | Action::AlertList
+        | Action::AlertRead
+        | Action::AlertUpdate
+        | Action::IncidentList
+        | Action::IncidentOpen
+        | Action::IncidentRead
+        | Action::IncidentUpdate
+        | Action::IncidentExport => Kind::Review,
         _ => return None,
     })
 }
@@ -258,7 +267,7 @@ pub fn decide(actor: &Actor, action: Action, patient: Option<PatientId>, relatio
             Role::Admin | Role::Clinician => Decision::allow("staff-calendar"),
             _ => Decision::deny("not-staff"),
         },
-        Action::ReminderSend => Decision::deny("system-only"),
+        Action::ReminderSend | Action::AlertDeliver | Action::MonitorRun => Decision::deny("system-only"),
         // A video visit is joined by the appointment's patient, its clinician or the delegate the
         // clinician named for it; no chart relationship (not even break-glass) stands in for that.
         Action::VideoJoin | Action::VideoLeave => match actor.role {

@@ -10,7 +10,18 @@ const CHART_WRITE: [Action; 4] = [Action::PatientUpdate, Action::EntryCreate, Ac
 const PATIENT_OWN: [Action; 4] =
     [Action::AccessLogRead, Action::ConsentList, Action::ConsentGrant, Action::ConsentRevoke];
 const CARE_ADMIN: [Action; 3] = [Action::CareList, Action::CareAssign, Action::CareEnd];
-const REVIEW: [Action; 3] = [Action::BreakGlassList, Action::BreakGlassReview, Action::AlertList];
+const REVIEW: [Action; 10] = [
+    Action::BreakGlassList,
+    Action::BreakGlassReview,
+    Action::AlertList,
+    Action::AlertRead,
+    Action::AlertUpdate,
+    Action::IncidentList,
+    Action::IncidentOpen,
+    Action::IncidentRead,
+    Action::IncidentUpdate,
+    Action::IncidentExport,
+];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Target {
@@ -144,7 +155,7 @@ fn expected(
         },
         Action::CalendarRead if matches!(role, Role::Admin | Role::Clinician) => Ok(("staff-calendar", Operations)),
         Action::CalendarRead => Err("not-staff"),
-        Action::ReminderSend => Err("system-only"),
+        Action::ReminderSend | Action::AlertDeliver | Action::MonitorRun => Err("system-only"),
         // A video visit: its clinician or their delegate, whatever else relates them to the
         // patient; a care team, a consent or break-glass alone opens no one else's call.
         Action::VideoJoin | Action::VideoLeave => match (role, target, r.visit) {

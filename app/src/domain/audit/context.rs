@@ -141,11 +141,21 @@ pub enum Action {
     AccountRequestList,
     AccountRequestDecide,
     EnrollmentLinkIssue,
+    AlertRead,
+    AlertUpdate,
+    AlertDeliver,
+    MonitorRun,
+    IncidentList,
+    IncidentOpen,
+    IncidentRead,
+    IncidentUpdate,
+    IncidentPatientOpen,
+    IncidentExport,
 }
 
 impl Action {
     /// Every action, for exhaustive policy tests.
-    pub const ALL: [Action; 60] = [
+    pub const ALL: [Action; 70] = [
         Action::PatientCreate,
         Action::PatientRead,
         Action::PatientUpdate,
@@ -206,6 +216,16 @@ impl Action {
         Action::AccountRequestList,
         Action::AccountRequestDecide,
         Action::EnrollmentLinkIssue,
+        Action::AlertRead,
+        Action::AlertUpdate,
+        Action::AlertDeliver,
+        Action::MonitorRun,
+        Action::IncidentList,
+        Action::IncidentOpen,
+        Action::IncidentRead,
+        Action::IncidentUpdate,
+        Action::IncidentPatientOpen,
+        Action::IncidentExport,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -270,6 +290,16 @@ impl Action {
             Action::AccountRequestList => "account_request.list",
             Action::AccountRequestDecide => "account_request.decide",
             Action::EnrollmentLinkIssue => "user.enrollment_link",
+            Action::AlertRead => "alert.read",
+            Action::AlertUpdate => "alert.update",
+            Action::AlertDeliver => "alert.deliver",
+            Action::MonitorRun => "monitor.run",
+            Action::IncidentList => "incident.list",
+            Action::IncidentOpen => "incident.open",
+            Action::IncidentRead => "incident.read",
+            Action::IncidentUpdate => "incident.update",
+            Action::IncidentPatientOpen => "incident.patient.open",
+            Action::IncidentExport => "incident.export",
         }
     }
 }

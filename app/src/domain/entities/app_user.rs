@@ -19,6 +19,12 @@ pub struct Model {
     pub updated_by: Option<Uuid>,
     /// Where the account's enrollment links are emailed: sealed like the display name.
     pub email: Option<Sealed>,
+    /// Blind indexes of a workforce member's surname and home address, for the self-access
+    /// detector: compared with the patients' own, never opened.
+    pub family_name_bidx: Option<Vec<u8>>,
+    pub address_bidx: Option<Vec<u8>>,
+    /// A workforce member's own patient record, if they are also a patient here.
+    pub own_patient_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

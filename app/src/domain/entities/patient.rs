@@ -21,6 +21,9 @@ pub struct Model {
     pub birth_date_bidx: Vec<u8>,
     pub mrn_bidx: Vec<u8>,
     pub phone_bidx: Option<Vec<u8>>,
+    /// For the self-access detector: the surname and the address alone.
+    pub family_name_bidx: Option<Vec<u8>>,
+    pub address_bidx: Option<Vec<u8>>,
     pub version: i32,
     pub created_at: DateTimeUtc,
     pub created_by: Option<Uuid>,
