@@ -3,6 +3,16 @@
 //! which audit rows are new since its last run, and raises what it returns; dedup keys make a
 //! finding seen again (by a later run, or by another node) a no-op.
 
+// h5: sign-in, privilege and break-glass rules.
+pub mod break_glass_frequent;
+pub mod break_glass_unreviewed;
+mod bursts;
+pub mod privilege_change;
+pub mod sign_in_failures_account;
+pub mod sign_in_failures_address;
+pub mod sign_in_spray;
+mod window_rows;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::DatabaseConnection;
