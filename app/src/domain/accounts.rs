@@ -199,6 +199,7 @@ impl AccountRequests {
     #[tracing::instrument(skip_all, fields(user_id = %id))]
     pub async fn reenroll(&self, ctx: &AuditContext, id: UserId) -> Result<ChangeOutcome, Error> {
         let decision = self.users.authorize(ctx, Action::UserReenroll, Some(id)).await?;
+        self.users.refuse_if_held(ctx, Action::UserReenroll, id).await?;
         let user = self.users.get(id).await?;
         self.refuse_if_pending(ctx, Action::UserReenroll, &user).await?;
         let txn = self.db.begin().await?;
@@ -217,6 +218,7 @@ impl AccountRequests {
             return Ok(ChangeOutcome::Done(LinkDelivery::NotNeeded));
         }
         let decision = self.users.authorize(ctx, Action::UserEnable, Some(id)).await?;
+        self.users.refuse_if_held(ctx, Action::UserEnable, id).await?;
         self.refuse_if_pending(ctx, Action::UserEnable, &user).await?;
         let txn = self.db.begin().await?;
         let outcome = self.request_or_apply(&txn, ctx, RequestKind::Enable, id, user.role, decision.rule).await?;
@@ -259,6 +261,18 @@ impl AccountRequests {
     #[tracing::instrument(skip_all, fields(request_id = %id, approve))]
     pub async fn decide(&self, ctx: &AuditContext, id: Uuid, approve: bool) -> Result<(), Error> {
         self.users.authorize(ctx, Action::AccountRequestDecide, None).await?;
+        // Approving a re-enable or re-enrollment lets the account back in: not while an
+        // automatic response holds it (refused before the decision, audited).
+        let asked = account_request::Entity::find_by_id(id)
+            .filter(account_request::Column::Status.eq("pending"))
+            .one(&self.db)
+            .await?;
+        if let Some(asked) = asked.filter(|_| approve) {
+            let kind = RequestKind::parse(&asked.kind)?;
+            if kind != RequestKind::Invite {
+                self.users.refuse_if_held(ctx, kind.action(), UserId(asked.user_id)).await?;
+            }
+        }
         let txn = self.db.begin().await?;
         let row = account_request::Entity::find_by_id(id)
             .filter(account_request::Column::Status.is_in(["pending", "applied"]))

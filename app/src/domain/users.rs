@@ -630,6 +630,7 @@ impl UserRepo {
     pub async fn reenroll(&self, ctx: &AuditContext, id: UserId, ttl: Duration) -> Result<Invitation, Error> {
         self.authorize(ctx, Action::EnrollmentLinkIssue, Some(id)).await?;
         let decision = self.authorize(ctx, Action::UserReenroll, Some(id)).await?;
+        self.refuse_if_held(ctx, Action::UserReenroll, id).await?;
         let txn = self.db.begin().await?;
         let user = self.load(&txn, id).await?;
         let invitation = self.reset_enrollment(&txn, ctx, id, ttl).await?;
@@ -664,6 +665,14 @@ impl UserRepo {
         id: UserId,
         status: UserStatus,
     ) -> Result<bool, Error> {
+        // The last line of the re-enable gate: whatever path lets the account back in (enable,
+        // re-enroll, an approval), not while an automatic response holds it. Callers check
+        // first with `refuse_if_held`, which audits the refusal.
+        if status != UserStatus::Disabled
+            && let Some(alert) = crate::domain::monitoring::response::holding_alert(conn, id).await?
+        {
+            return Err(crate::domain::monitoring::response::held_error(alert));
+        }
         let result = app_user::Entity::update_many()
             .col_expr(app_user::Column::Status, Expr::value(status.as_str()))
             .col_expr(app_user::Column::UpdatedAt, Expr::value(self.clock.now()))
@@ -672,6 +681,16 @@ impl UserRepo {
             .exec(conn)
             .await?;
         Ok(result.rows_affected > 0)
+    }
+
+    /// Refuses (audited, 409) a change that would let `id` back in while an alert whose
+    /// automatic response disabled it is not closed (`monitoring::response`).
+    pub(crate) async fn refuse_if_held(&self, ctx: &AuditContext, action: Action, id: UserId) -> Result<(), Error> {
+        use crate::domain::monitoring::response;
+        let Some(alert) = response::holding_alert(&self.db, id).await? else { return Ok(()) };
+        self.audit.record(&self.db, ctx, entry(action, id, None, Outcome::Denied, &response::held_rule(alert))).await?;
+        tracing::warn!(user_id = %id, alert_id = %alert, action = action.as_str(), "account held by a security alert");
+        Err(response::held_error(alert))
     }
 
     /// Ends every session of the account (after a disable or re-enrollment commits).
@@ -687,6 +706,9 @@ impl UserRepo {
         status: UserStatus,
     ) -> Result<(), Error> {
         let decision = self.authorize(ctx, action, Some(id)).await?;
+        if action == Action::UserEnable {
+            self.refuse_if_held(ctx, action, id).await?;
+        }
         let txn = self.db.begin().await?;
         if !self.write_status(&txn, ctx, id, status).await? {
             self.audit.append(&txn, ctx, entry(action, id, None, Outcome::Error, "not-found")).await?;
