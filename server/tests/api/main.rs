@@ -16,6 +16,7 @@ mod lockout;
 mod logs;
 mod matrix;
 mod messages;
+mod monitoring_response; // h5
 mod pages;
 mod records;
 mod schedule;
