@@ -20,7 +20,9 @@ use app::on_both_backends;
 use chrono::Duration;
 use common::{TestDb, TestServices, sample_patient, system};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, TransactionTrait,
+};
 use uuid::Uuid;
 
 fn anonymous() -> AuditContext {
@@ -265,7 +267,12 @@ on_both_backends!(a_patient_account_disabled_by_an_alert_is_enabled_at_once_only
     let patient = services.patients.create(&system(), sample_patient("RSP")).await.unwrap();
     let account = enrolled(&services, Role::Patient, Some(patient), 2).await;
     let alert = alert_about(&services, Some(user(&account)), Severity::Critical, "p").await;
-    response::respond(db, &services.audit, alert, services.clock.now()).await.unwrap();
+    // Inside the runner's transaction (a savepoint of it): nothing shows until it commits.
+    let txn = db.begin().await.unwrap();
+    let taken = response::respond(&txn, &services.audit, alert, services.clock.now()).await.unwrap();
+    assert_eq!(taken, Response::AccountDisabled { user: user(&account), sessions_ended: 0 });
+    txn.commit().await.unwrap();
+    assert_eq!(services.users.get(user(&account)).await.unwrap().status, UserStatus::Disabled);
 
     held(services.accounts.enable(&admin, user(&account)).await, alert);
     set_status(db, alert, "closed").await;
