@@ -20,7 +20,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::Duration;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use super::{Rule, RuleSettings, Scan};
@@ -153,23 +153,37 @@ async fn account_changes(
 }
 
 /// A chart read, new to this run, by someone who created a care relationship for that patient
-/// within the window before it. One alert per assignment (its first read).
+/// within the window before it. One alert per assignment (its first read). Assignments are few:
+/// they are read first, and only their authors' reads after them.
 async fn assigned_then_read(db: &DatabaseConnection, scan: &Scan) -> Result<Vec<NewAlert>, Error> {
-    let reads = audit_event::Entity::find()
-        .filter(audit_event::Column::Action.eq(READ))
-        .filter(audit_event::Column::ActorUserId.is_not_null())
-        .filter(audit_event::Column::PatientId.is_not_null())
+    let earliest: Option<chrono::DateTime<chrono::Utc>> = audit_event::Entity::find()
+        .select_only()
+        .column_as(audit_event::Column::OccurredAt.min(), "earliest")
         .filter(audit_event::Column::Seq.gt(scan.after_seq))
         .filter(audit_event::Column::Seq.lte(scan.up_to_seq))
-        .order_by_asc(audit_event::Column::Seq)
-        .all(db)
-        .await?;
-    let Some(earliest) = reads.iter().map(|r| r.occurred_at).min() else { return Ok(Vec::new()) };
+        .into_tuple::<Option<chrono::DateTime<chrono::Utc>>>()
+        .one(db)
+        .await?
+        .flatten();
+    let Some(earliest) = earliest else { return Ok(Vec::new()) };
     let assignments = audit_event::Entity::find()
         .filter(audit_event::Column::Action.eq(ASSIGN))
         .filter(audit_event::Column::Outcome.eq("allowed"))
         .filter(audit_event::Column::ActorUserId.is_not_null())
         .filter(audit_event::Column::OccurredAt.gte(earliest - scan.settings.window))
+        .filter(audit_event::Column::Seq.lte(scan.up_to_seq))
+        .order_by_asc(audit_event::Column::Seq)
+        .all(db)
+        .await?;
+    let assigners: Vec<Uuid> = assignments.iter().filter_map(|a| a.actor_user_id).collect();
+    if assigners.is_empty() {
+        return Ok(Vec::new());
+    }
+    let reads = audit_event::Entity::find()
+        .filter(audit_event::Column::Action.eq(READ))
+        .filter(audit_event::Column::ActorUserId.is_in(assigners))
+        .filter(audit_event::Column::PatientId.is_not_null())
+        .filter(audit_event::Column::Seq.gt(scan.after_seq))
         .filter(audit_event::Column::Seq.lte(scan.up_to_seq))
         .order_by_asc(audit_event::Column::Seq)
         .all(db)
