@@ -17,6 +17,7 @@ mod logs;
 mod matrix;
 mod messages;
 mod monitoring_response; // h5
+mod monitoring_sign_in; // h5
 mod pages;
 mod records;
 mod schedule;
