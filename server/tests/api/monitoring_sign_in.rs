@@ -28,7 +28,7 @@ async fn raise_all(app: &TestApp, rule: &dyn Rule, settings: app::domain::monito
 
 on_both_backends!(forged_sign_ins_raise_one_alert_for_the_account_and_one_for_the_address, |backend| async move {
     let app = spawn_app(backend).await;
-    let (patient, mut key) = SoftPasskey::enrolled_patient(&app).await;
+    let (patient, key) = SoftPasskey::enrolled_patient(&app).await;
     for attempt in 0..5 {
         challenge(&app).await;
         let forged = app.call_json("auth/finish_sign_in", key.forged()).await;
