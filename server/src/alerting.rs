@@ -99,6 +99,17 @@ impl Default for SyslogSettings {
     }
 }
 
+/// A domain validation error as "<setting> <what is wrong>", for the start-up message.
+fn named(err: app::domain::Error) -> anyhow::Error {
+    match err {
+        app::domain::Error::Validation(fields) => anyhow::anyhow!(
+            "{}",
+            fields.iter().map(|f| format!("{} {}", f.field, f.message)).collect::<Vec<_>>().join("; ")
+        ),
+        other => anyhow::Error::new(other),
+    }
+}
+
 fn severity(setting: &str, value: &str) -> anyhow::Result<Severity> {
     Severity::parse(value).ok_or_else(|| anyhow::anyhow!("{setting} must be low, medium, high or critical"))
 }
@@ -133,10 +144,10 @@ impl AlertingSettings {
             let secret = self.webhook.secret.as_ref().ok_or_else(|| {
                 anyhow::anyhow!("alerting.webhook.secret is needed (whsec_ and base64, APP_ALERTING__WEBHOOK__SECRET)")
             })?;
-            WebhookSecret::parse("alerting.webhook.secret", secret.expose_secret())?;
+            WebhookSecret::parse("alerting.webhook.secret", secret.expose_secret()).map_err(named)?;
         }
         if self.syslog.enabled {
-            SyslogTarget::parse("alerting.syslog.target", &self.syslog.target)?;
+            SyslogTarget::parse("alerting.syslog.target", &self.syslog.target).map_err(named)?;
         }
         Ok(())
     }
@@ -198,7 +209,7 @@ pub fn runner(settings: &Settings, services: &Services) -> anyhow::Result<Option
         let secret = alerting.webhook.secret.as_ref().map(|s| s.expose_secret().to_owned()).unwrap_or_default();
         channels.push(Arc::new(WebhookChannel {
             url: alerting.webhook.url.clone(),
-            secret: WebhookSecret::parse("alerting.webhook.secret", &secret)?,
+            secret: WebhookSecret::parse("alerting.webhook.secret", &secret).map_err(named)?,
             min_severity: severity("alerting.webhook.min_severity", &alerting.webhook.min_severity)?,
             transport: Arc::new(ReqwestTransport::new()?),
             clock: services.clock.clone(),
@@ -206,7 +217,7 @@ pub fn runner(settings: &Settings, services: &Services) -> anyhow::Result<Option
     }
     if alerting.syslog.enabled {
         channels.push(Arc::new(SyslogChannel {
-            target: SyslogTarget::parse("alerting.syslog.target", &alerting.syslog.target)?,
+            target: SyslogTarget::parse("alerting.syslog.target", &alerting.syslog.target).map_err(named)?,
             min_severity: severity("alerting.syslog.min_severity", &alerting.syslog.min_severity)?,
             device: Device {
                 vendor: alerting.syslog.vendor.clone(),
@@ -251,4 +262,42 @@ pub fn spawn(settings: &Settings, services: &Services) -> anyhow::Result<Option<
             }
         }
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // Test code: a failed step should stop the test where it failed.
+
+    use super::*;
+
+    #[test]
+    fn every_channel_is_off_by_default_and_bad_settings_are_named() {
+        let mut alerting = AlertingSettings::default();
+        assert!(!alerting.any_enabled());
+        assert!(alerting.check().is_ok());
+        alerting.email.min_severity = "urgent".into();
+        assert_eq!(
+            alerting.check().unwrap_err().to_string(),
+            "alerting.email.min_severity must be low, medium, high or critical"
+        );
+        alerting.email.min_severity = "high".into();
+        alerting.webhook.enabled = true;
+        alerting.webhook.url = "https://siem.clinic.test/hooks/alerts".into();
+        assert!(alerting.check().unwrap_err().to_string().starts_with("alerting.webhook.secret is needed"));
+        alerting.webhook.secret = Some(SecretString::from("whsec_c2hvcnQ="));
+        assert_eq!(alerting.check().unwrap_err().to_string(), "alerting.webhook.secret must hold 24 to 64 bytes");
+        alerting.webhook.secret = Some(SecretString::from(format!("whsec_{}", base64_of_32())));
+        assert!(alerting.check().is_ok());
+        alerting.syslog.enabled = true;
+        alerting.syslog.target = "syslog.clinic.test:514".into();
+        assert_eq!(
+            alerting.check().unwrap_err().to_string(),
+            "alerting.syslog.target use tcp://host:port or udp://host:port"
+        );
+    }
+
+    fn base64_of_32() -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode([9u8; 32])
+    }
 }
