@@ -45,8 +45,8 @@ pub struct Sinks {
     pub syslog: Option<SyslogTarget>,
 }
 
-/// Facility 13 (log audit) * 8 + severity 6 (informational).
-const PRI: u8 = 13 * 8 + 6;
+/// Severity 6 (informational), facility 13 (log audit).
+const SEVERITY: u8 = 6;
 
 impl Sinks {
     pub fn is_empty(&self) -> bool {
@@ -79,17 +79,10 @@ fn append_line(path: &std::path::Path, line: &str) -> std::io::Result<()> {
     file.sync_data()
 }
 
-/// `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID STRUCTURED-DATA MSG` (RFC 5424 section 6).
+/// One RFC 5424 message (the format shared with security alerts, `app::domain::syslog`).
 fn rfc5424(line: &str, checkpoint: &Checkpoint) -> String {
-    let host = hostname();
-    let timestamp = checkpoint.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    format!("<{PRI}>1 {timestamp} {host} clinic {} audit-checkpoint - {line}", std::process::id())
-}
-
-fn hostname() -> String {
-    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    let name: String = name.trim().chars().filter(|c| c.is_ascii_graphic()).take(255).collect();
-    if name.is_empty() { "-".to_owned() } else { name }
+    use app::domain::syslog;
+    syslog::message(syslog::FACILITY_LOG_AUDIT, SEVERITY, checkpoint.at, "clinic", "audit-checkpoint", line)
 }
 
 fn send_syslog(target: &SyslogTarget, message: &str) -> std::io::Result<()> {

@@ -54,6 +54,9 @@ pub struct Settings {
     pub video: VideoSettings,
     #[serde(default)]
     pub accounts: AccountSettings,
+    /// Alert delivery channels (email, webhook, syslog); all off by default.
+    #[serde(default)]
+    pub alerting: crate::alerting::AlertingSettings,
 }
 
 /// Separation of duties for accounts.
@@ -410,6 +413,7 @@ impl Settings {
             reminders: ReminderSettings::default(),
             video: VideoSettings::default(),
             accounts: AccountSettings::default(),
+            alerting: crate::alerting::AlertingSettings::default(),
         }
     }
 
@@ -466,6 +470,7 @@ impl Settings {
             ));
         }
         self.audit.checkpoint_sinks()?;
+        self.alerting.check().map_err(|err| ConfigError::Invalid(err.to_string()))?;
         if self.environment == Environment::Production
             && self.audit.checkpoint_file.is_none()
             && self.audit.checkpoint_syslog.is_none()

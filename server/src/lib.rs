@@ -1,6 +1,7 @@
 //! The clinic server process: configuration, telemetry, HTTP startup and middleware, and the
 //! operator's command line.
 
+pub mod alerting;
 pub mod checkpoints;
 pub mod cli;
 pub mod config;

@@ -318,6 +318,7 @@ pub struct Application {
     reminders: Option<tokio::task::JoinHandle<()>>,
     signaling: Option<tokio::task::JoinHandle<()>>,
     sweeper: tokio::task::JoinHandle<()>,
+    alerting: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -342,10 +343,11 @@ impl Application {
         // On PostgreSQL, signals written by other nodes wake this node's video connections.
         let signaling = services.video.hub.spawn_listener(&services.db);
         let sweeper = spawn_session_sweeper(&services, Duration::from_secs(settings.auth.session_sweep_seconds));
+        let alerting = crate::alerting::spawn(settings, &services)?;
         let state = AppState { leptos_options: leptos_options(settings), services };
         let origin = AllowedOrigin(settings.public_url()?.origin());
         let router = router(state, HeaderPolicy { tls: settings.server.tls }, origin, proxies);
-        Ok(Self { port, listener, router, chainer, budget, reminders, signaling, sweeper })
+        Ok(Self { port, listener, router, chainer, budget, reminders, signaling, sweeper, alerting })
     }
 
     pub fn port(&self) -> u16 {
@@ -358,7 +360,7 @@ impl Application {
         self.chainer.abort();
         self.budget.abort();
         self.sweeper.abort();
-        for task in [self.reminders, self.signaling].into_iter().flatten() {
+        for task in [self.reminders, self.signaling, self.alerting].into_iter().flatten() {
             task.abort();
         }
         result

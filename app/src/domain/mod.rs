@@ -15,6 +15,7 @@ pub mod db;
 pub mod entities;
 pub mod health;
 pub mod ids;
+pub mod jobs;
 pub mod lease;
 pub mod messaging;
 pub mod monitoring;
@@ -27,6 +28,7 @@ pub mod seed;
 pub mod seed_clinic;
 pub mod sessions;
 pub mod state;
+pub mod syslog;
 pub mod telemedicine;
 #[cfg(feature = "test-support")]
 pub mod test_support;

@@ -12,7 +12,8 @@ use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 
 use super::db;
 
-pub mod plant_auth; // h5
+pub mod officers;
+pub mod plant_auth;
 pub mod smtp_sink;
 
 /// Generates one test per backend from an async closure taking the backend.

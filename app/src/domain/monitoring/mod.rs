@@ -7,6 +7,7 @@
 //! the same rows, raise each finding once.
 
 pub mod alerts;
+pub mod delivery;
 pub mod response;
 pub mod rules;
 

@@ -11,10 +11,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    QueryFilter, Statement, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
 use uuid::Uuid;
 
 use super::{REMINDER_JOB, Status};
@@ -24,31 +21,7 @@ use crate::domain::clock::Clock;
 use crate::domain::crypto::{DataKeys, FieldRef};
 use crate::domain::entities::{appointment, job, patient};
 
-/// Adds a job in the caller's transaction: it exists exactly when the work that needs it does.
-pub async fn enqueue<C: ConnectionTrait>(
-    conn: &C,
-    kind: &str,
-    subject: Uuid,
-    run_at: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> Result<(), Error> {
-    job::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        kind: Set(kind.to_owned()),
-        subject_id: Set(subject),
-        run_at: Set(run_at),
-        status: Set("pending".to_owned()),
-        attempts: Set(0),
-        last_error: Set(None),
-        locked_by: Set(None),
-        locked_until: Set(None),
-        created_at: Set(now),
-        finished_at: Set(None),
-    }
-    .insert(conn)
-    .await?;
-    Ok(())
-}
+pub use crate::domain::jobs::enqueue;
 
 /// Why a send failed, in words that carry no PHI (an SMTP reply can quote the address).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -199,34 +172,8 @@ impl ReminderRunner {
         Ok(sent)
     }
 
-    /// Takes the oldest due job under a lease, or None. On PostgreSQL, `SKIP LOCKED` lets nodes
-    /// claim different jobs at once; SQLite has one writer, so the update alone decides.
     async fn claim(&self) -> Result<Option<job::Model>, Error> {
-        let now = self.clock.now();
-        let backend = self.db.get_database_backend();
-        let lock = if backend == DbBackend::Postgres { "FOR UPDATE SKIP LOCKED" } else { "" };
-        let placeholder = |n: usize| if backend == DbBackend::Postgres { format!("${n}") } else { "?".to_owned() };
-        let sql = format!(
-            "UPDATE job SET locked_by = {p1}, locked_until = {p2}, attempts = attempts + 1 \
-             WHERE id = (SELECT id FROM job WHERE kind = {p3} AND status = 'pending' AND run_at <= {p4} \
-             AND (locked_until IS NULL OR locked_until < {p5}) ORDER BY run_at LIMIT 1 {lock}) \
-             AND (locked_until IS NULL OR locked_until < {p6}) RETURNING *",
-            p1 = placeholder(1),
-            p2 = placeholder(2),
-            p3 = placeholder(3),
-            p4 = placeholder(4),
-            p5 = placeholder(5),
-            p6 = placeholder(6),
-        );
-        let values: Vec<sea_orm::Value> = vec![
-            self.node.clone().into(),
-            (now + self.lease).into(),
-            REMINDER_JOB.into(),
-            now.into(),
-            now.into(),
-            now.into(),
-        ];
-        Ok(job::Entity::find().from_raw_sql(Statement::from_sql_and_values(backend, sql, values)).one(&self.db).await?)
+        crate::domain::jobs::claim(&self.db, &[REMINDER_JOB], &self.node, self.lease, self.clock.now()).await
     }
 
     /// Sends one reminder. Returns whether an email went out.
