@@ -7,6 +7,7 @@
 //! the same rows, raise each finding once.
 
 pub mod alerts;
+pub mod inbox;
 pub mod rules;
 
 pub use alerts::{NewAlert, Severity, raise};
