@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)] // Test code: a failed step should stop the test where it failed.
 
 mod accounts;
+mod alerts;
 mod anonymous;
 mod audit_trail;
 mod auth;
