@@ -91,6 +91,7 @@ on_both_backends!(bad_input_to_the_inbox_is_a_4xx_naming_the_field, |backend| as
         ("alerts/list", json!({"filter": {"severity": "urgent"}, "page": 0}), 422, "severity"),
         ("alerts/list", json!({"filter": {"actor": "someone"}, "page": 0}), 422, "actor"),
         ("alerts/list", json!({"filter": {"rule": "DROP TABLE"}, "page": 0}), 422, "rule"),
+        ("alerts/list", json!({"filter": {}, "page": u64::MAX}), 422, "page"),
         ("alerts/detail", json!({"id": "not-an-id"}), 422, "id"),
         ("alerts/detail", json!({"id": uuid::Uuid::now_v7().to_string()}), 404, ""),
         ("alerts/close", json!({"id": id, "note": "  "}), 422, "note"),

@@ -37,6 +37,8 @@ pub const PAGE_SIZE: u64 = 50;
 /// The audit rows shown with one alert; the total is always given.
 pub const EVENT_LIMIT: u64 = 500;
 const NOTE_MAX: usize = 2000;
+/// Beyond any real inbox; it keeps the page's offset far from overflowing.
+const MAX_PAGE: u64 = 1_000_000;
 
 /// Where an alert is in the officer's work.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -182,6 +184,9 @@ impl AlertInbox {
     #[tracing::instrument(skip_all, fields(page, actor_role = ctx.actor.role.as_str()))]
     pub async fn list(&self, ctx: &AuditContext, filter: &AlertFilter, page: u64) -> Result<AlertPage, Error> {
         let permit = self.guard.check(ctx, Action::AlertList, TABLE, None).await?;
+        if page > MAX_PAGE {
+            return Err(Error::validation("page", "is out of range"));
+        }
         let mut select = security_alert::Entity::find()
             .order_by_desc(security_alert::Column::CreatedAt)
             .order_by_desc(security_alert::Column::Id);
