@@ -11,6 +11,7 @@ use app::domain::break_glass::ReviewStatus;
 use app::domain::care::CareKind;
 use app::domain::clock::Clock;
 use app::domain::entities::{audit_event, security_alert};
+use app::domain::monitoring::inbox::AlertStatus;
 use app::domain::patients::SearchCriteria;
 use app::on_both_backends;
 use common::{TestDb, TestServices, by_mrn, patient_account, sample_patient, staff, system, user_of, vital};
@@ -124,10 +125,15 @@ on_both_backends!(break_glass_needs_a_reason_lasts_sixty_minutes_alerts_and_is_r
     assert!(matches!(services.charts.read(&clinician, patient).await, Err(Error::Forbidden)));
 
     // The security officer is alerted and reviews it; the reason is kept sealed.
-    let alerts = services.break_glass.alerts(&officer).await.unwrap();
-    assert_eq!(alerts.len(), 1);
-    assert!(alerts[0].open);
-    assert_eq!(alerts[0].subject_id, Some(declared.id));
+    // It is in the inbox like any other alert, acknowledged there, and closed by the review.
+    let inbox = services.alerts.list(&officer, &Default::default(), 0).await.unwrap();
+    assert_eq!(inbox.total, 1);
+    assert_eq!(inbox.alerts[0].rule, "break_glass");
+    assert_eq!(inbox.alerts[0].status, AlertStatus::Open);
+    let alert = services.alerts.detail(&officer, inbox.alerts[0].id).await.unwrap();
+    assert_eq!(alert.subject_id, Some(declared.id));
+    assert_eq!(alert.patients, vec![patient]);
+    services.alerts.acknowledge(&officer, alert.summary.id).await.unwrap();
     let queue = services.break_glass.queue(&officer).await.unwrap();
     assert_eq!(queue.len(), 1);
     assert_eq!(queue[0].reason, "Unconscious in the ED, need allergy list now");

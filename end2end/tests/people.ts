@@ -67,11 +67,12 @@ export async function signInAs(
 
 // A server of the spec's own (the same script, seed and release binary as the shared one) on
 // `port`, with its links and its operator's environment file in a fresh directory: for specs
-// that use up seeded accounts' single-use links. Returns the directory and a stop function.
-export async function ownServer(port: string) {
+// that use up seeded accounts' single-use links, or that need settings of their own (`env`, e.g.
+// APP_MONITORING__PERIOD_SECONDS). Returns the directory and a stop function.
+export async function ownServer(port: string, env: Record<string, string> = {}) {
   const linkDir = fs.mkdtempSync(path.join(os.tmpdir(), `clinic-e2e-own-${port}-`));
   const server = spawn('bash', [path.join(__dirname, '..', '..', 'scripts', 'e2e-server.sh'), port], {
-    env: { ...process.env, E2E_LINK_DIR: linkDir, E2E_LINK_FILE: path.join(linkDir, 'admin.link') },
+    env: { ...process.env, ...env, E2E_LINK_DIR: linkDir, E2E_LINK_FILE: path.join(linkDir, 'admin.link') },
     detached: true,
     stdio: process.env.E2E_SERVER_LOGS ? 'inherit' : 'ignore',
   });

@@ -108,6 +108,12 @@ test('a vital sign, the patient seeing it and who looked, and emergency access r
   const reviewed = officer.locator('#break-glass-reviewed tbody tr', { hasText: reason });
   await expect(reviewed).toContainText('Omar Haddad, MD');
   await expect(reviewed).toContainText('Justified');
+  // The declaration's alert is in the inbox like any other, closed by the review.
+  await officer.goto('/security/alerts?rule=break_glass');
+  await hydrated(officer);
+  const alert = officer.locator('#alerts-table tbody tr', { hasText: 'Omar Haddad, MD' }).first();
+  await expect(alert).toContainText('Emergency access declared');
+  await expect(alert).toContainText('Closed');
   await sam.context.close();
 
   // The patient's access history shows the emergency access as such, in words.

@@ -2,6 +2,7 @@
 //! thin adapter: read the request, call one domain service, map to a DTO.
 
 pub mod admin;
+pub mod alerts;
 pub mod auth;
 pub mod care;
 pub mod chart;

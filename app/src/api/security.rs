@@ -1,4 +1,5 @@
-//! The security officer's review: break-glass declarations waiting for an outcome, and alerts.
+//! The security officer's review of break-glass declarations waiting for an outcome. Alerts,
+//! break-glass ones included, are in the inbox (`api::alerts`).
 
 use crate::api::codec::Json;
 use chrono::{DateTime, Utc};
@@ -19,16 +20,6 @@ pub struct BreakGlassView {
     pub status: String,
     pub reviewed_by: Option<String>,
     pub note: Option<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AlertView {
-    pub id: String,
-    pub kind: String,
-    pub user: Option<String>,
-    pub patient_id: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub open: bool,
 }
 
 #[server(endpoint = "security/break_glass_queue", prefix = "/api", input = Json)]
@@ -66,23 +57,4 @@ pub async fn review_break_glass(id: String, outcome: String, note: String) -> Re
         .ok_or_else(|| crate::domain::Error::validation("outcome", "choose justified or unjustified"))?;
     services.break_glass.review(&ctx, id, outcome, &note).await?;
     Ok(())
-}
-
-#[server(endpoint = "security/alerts", prefix = "/api", input = Json)]
-pub async fn security_alerts() -> Result<Vec<AlertView>, AppError> {
-    use crate::domain::audit::Action;
-    let (services, _, ctx) = super::context::signed_in(Action::AlertList).await?;
-    let alerts = services.break_glass.alerts(&ctx).await?;
-    let names = services.users.workforce_names(alerts.iter().filter_map(|a| a.user_id)).await?;
-    Ok(alerts
-        .into_iter()
-        .map(|a| AlertView {
-            id: a.id.to_string(),
-            kind: a.kind,
-            user: a.user_id.and_then(|id| names.get(&id).map(|(_, n)| n.clone())),
-            patient_id: a.patient_id.map(|p| p.to_string()),
-            created_at: a.created_at,
-            open: a.open,
-        })
-        .collect())
 }

@@ -70,17 +70,6 @@ pub struct Review {
     pub note: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Alert {
-    pub id: Uuid,
-    pub kind: String,
-    pub user_id: Option<UserId>,
-    pub patient_id: Option<PatientId>,
-    pub subject_id: Option<Uuid>,
-    pub created_at: DateTime<Utc>,
-    pub open: bool,
-}
-
 #[derive(Clone)]
 pub struct BreakGlassRepo {
     db: DatabaseConnection,
@@ -274,7 +263,8 @@ impl BreakGlassRepo {
             .col_expr(security_alert::Column::ClosedBy, Expr::value(ctx.actor.user_id.map(|u| u.0)))
             .col_expr(security_alert::Column::ClosedAt, Expr::value(now))
             .filter(security_alert::Column::SubjectId.eq(id))
-            .filter(security_alert::Column::Status.eq("open"))
+            // An acknowledged alert is closed by the review too: the review is its outcome.
+            .filter(security_alert::Column::Status.ne("closed"))
             .exec(&txn)
             .await?;
         let mut reviewed = permit.entry(Action::BreakGlassReview, TABLE, Some(id.to_string()));
@@ -282,31 +272,5 @@ impl BreakGlassRepo {
         self.audit.append(&txn, &permit.ctx, reviewed).await?;
         txn.commit().await?;
         Ok(())
-    }
-
-    /// Open alerts first, then recent closed ones.
-    pub async fn alerts(&self, ctx: &AuditContext) -> Result<Vec<Alert>, Error> {
-        let permit = self.guard.check(ctx, Action::AlertList, "security_alert", None).await?;
-        let txn = self.db.begin().await?;
-        let rows = security_alert::Entity::find()
-            .order_by_desc(security_alert::Column::Status.eq("open"))
-            .order_by_desc(security_alert::Column::CreatedAt)
-            .limit(100)
-            .all(&txn)
-            .await?;
-        self.audit.append(&txn, &permit.ctx, permit.entry(Action::AlertList, "security_alert", None)).await?;
-        txn.commit().await?;
-        Ok(rows
-            .into_iter()
-            .map(|row| Alert {
-                id: row.id,
-                kind: row.kind,
-                user_id: row.user_id.map(UserId),
-                patient_id: row.patient_id.map(PatientId),
-                subject_id: row.subject_id,
-                created_at: row.created_at,
-                open: row.status == "open",
-            })
-            .collect())
     }
 }

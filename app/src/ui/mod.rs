@@ -3,6 +3,7 @@
 mod account;
 mod account_requests;
 mod admin;
+mod alerts;
 mod appointments;
 mod calendar;
 mod care_admin;
@@ -104,6 +105,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/dashboard/messages/:id") ssr=SsrMode::Async view=ClinicianThreadPage/>
                     <Route path=path!("/admin") ssr=SsrMode::Async view=AdminPage/>
                     <Route path=path!("/security") ssr=SsrMode::Async view=SecurityPage/>
+                    <Route path=path!("/security/alerts") ssr=SsrMode::Async view=alerts::AlertInboxPage/>
+                    <Route path=path!("/security/alerts/:id") ssr=SsrMode::Async view=alerts::AlertDetailPage/>
                 </Routes>
             </Shell>
         </Router>

@@ -1,7 +1,7 @@
 //! The security officer's review of emergency access (break-glass, 45 CFR 164.312(a)(2)(ii)):
-//! each declaration waits for an outcome, justified or not, with a note; and the alerts the
-//! system raised. The officer sees the clinician, the patient's id and the stated reason, never
-//! the chart.
+//! each declaration waits for an outcome, justified or not, with a note; and the counts of open
+//! alerts, linking to the inbox (`ui::alerts`). The officer sees the clinician, the patient's id
+//! and the stated reason, never the chart.
 
 use leptos::prelude::*;
 
@@ -9,7 +9,7 @@ use super::account_requests::{AccountRequestsData, AccountRequestsPanel};
 use super::admin::{AuditLog, AuditLogPanel};
 use super::clock::When;
 use super::role_home::{PageAccess, RoleGate};
-use crate::api::security::{AlertView, BreakGlassView, break_glass_queue, review_break_glass, security_alerts};
+use crate::api::security::{BreakGlassView, break_glass_queue, review_break_glass};
 use crate::error::AppError;
 
 #[component]
@@ -23,20 +23,14 @@ pub fn SecurityPage() -> impl IntoView {
             break_glass_queue().await
         },
     );
-    let alerts = Resource::new(
-        move || reviewed.get(),
-        move |_| async move {
-            access.granted().await?;
-            security_alerts().await
-        },
-    );
+    let counts = super::alerts::counts_resource(access, reviewed);
     let log = AuditLog::new(access);
     let requests = AccountRequestsData::new(access, reviewed);
     view! {
         <RoleGate access title="Security office">
+            <super::alerts::AlertCountsPanel counts/>
             <AccountRequestsPanel data=requests title="Account approvals"/>
             <BreakGlassReview queue reviewed/>
-            <AlertsPanel alerts/>
             <AuditLogPanel log/>
         </RoleGate>
     }
@@ -185,42 +179,5 @@ fn outcome_label(status: &str) -> &str {
         "unjustified" => "Unjustified",
         "pending" => "Waiting",
         other => other,
-    }
-}
-
-fn alert_label(kind: &str) -> &str {
-    match kind {
-        "break_glass" => "Emergency access declared",
-        other => other,
-    }
-}
-
-#[component]
-fn AlertsPanel(alerts: Resource<Result<Vec<AlertView>, AppError>>) -> impl IntoView {
-    view! {
-        <section class="panel" aria-labelledby="alerts-title">
-            <h2 id="alerts-title">"Alerts"</h2>
-            <Transition fallback=|| view! { <p>"Loading alerts…"</p> }>
-                {move || alerts.get().map(|result| match result {
-                    Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
-                    Ok(list) if list.is_empty() => view! { <p>"No alerts."</p> }.into_any(),
-                    Ok(list) => view! {
-                        <ul class="alert-list" id="security-alerts">
-                            {list.into_iter().map(|alert| view! {
-                                <li>
-                                    <span class=if alert.open { "badge badge-open" } else { "badge badge-closed" }>
-                                        {if alert.open { "Open" } else { "Closed" }}
-                                    </span>
-                                    <strong>{alert_label(&alert.kind).to_owned()}</strong>
-                                    {alert.user.map(|u| view! { <span>{format!("by {u}")}</span> })}
-                                    {alert.patient_id.map(|p| view! { <span>"patient " <span class="mono">{p}</span></span> })}
-                                    <When at=alert.created_at/>
-                                </li>
-                            }).collect_view()}
-                        </ul>
-                    }.into_any(),
-                })}
-            </Transition>
-        </section>
     }
 }

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod alert_delivery;
+mod alerts;
 mod anonymous;
 mod audit_trail;
 mod auth;

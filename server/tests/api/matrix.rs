@@ -124,7 +124,8 @@ on_both_backends!(every_protected_server_function_allows_exactly_its_roles_and_a
         ("portal/clinicians", serde_json::json!({}), &everyone),
         ("care/for_mrn", serde_json::json!({"mrn": mrn}), &admin_only),
         ("security/break_glass_queue", serde_json::json!({}), &officers),
-        ("security/alerts", serde_json::json!({}), &officers),
+        ("alerts/list", serde_json::json!({"filter": {}, "page": 0}), &officers),
+        ("alerts/counts", serde_json::json!({}), &officers),
         ("video/waiting_room", serde_json::json!({}), &clinicians),
         // Only a visit's own clinician names its delegate; there is no such visit here.
         (

@@ -8,6 +8,7 @@
 
 pub mod alerts;
 pub mod delivery;
+pub mod inbox;
 pub mod response;
 pub mod rules;
 
