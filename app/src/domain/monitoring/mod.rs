@@ -8,5 +8,7 @@
 
 pub mod alerts;
 pub mod rules;
+pub mod runner;
 
 pub use alerts::{NewAlert, Severity, raise};
+pub use runner::{Monitor, RunReport};
