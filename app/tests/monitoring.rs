@@ -346,3 +346,59 @@ on_both_backends!(self_access_through_blind_indexes_fires_and_stores_no_surname_
     let doctor_id = user_of(&doctor).to_string();
     assert_eq!(set, vec![("denied".to_owned(), Some(doctor_id.clone())), ("allowed".to_owned(), Some(doctor_id))]);
 });
+
+/// Keys that cannot MAC an audit row: every audit append fails.
+struct NoAuditKey(TestKeys);
+
+impl app::domain::crypto::KekProvider for NoAuditKey {
+    fn kek_id(&self) -> &str {
+        self.0.kek_id()
+    }
+    fn active_version(&self) -> u32 {
+        self.0.active_version()
+    }
+    fn wrap(
+        &self,
+        id: uuid::Uuid,
+        key: &app::domain::crypto::KeyBytes,
+    ) -> Result<app::domain::crypto::WrappedKey, app::domain::crypto::CryptoError> {
+        self.0.wrap(id, key)
+    }
+    fn unwrap(
+        &self,
+        id: uuid::Uuid,
+        wrapped: &app::domain::crypto::WrappedKey,
+    ) -> Result<app::domain::crypto::KeyBytes, app::domain::crypto::CryptoError> {
+        self.0.unwrap(id, wrapped)
+    }
+    fn derive_secret(&self, purpose: &str) -> app::domain::crypto::KeyBytes {
+        self.0.derive_secret(purpose)
+    }
+    fn audit_active_version(&self) -> u32 {
+        self.0.audit_active_version()
+    }
+    fn audit_key(
+        &self,
+        version: u32,
+        _kind: app::domain::crypto::AuditKeyKind,
+    ) -> Result<app::domain::crypto::KeyBytes, app::domain::crypto::CryptoError> {
+        Err(app::domain::crypto::CryptoError::UnknownAuditKey(version))
+    }
+}
+
+on_both_backends!(a_run_whose_audit_row_cannot_be_written_raises_nothing_and_skips_nothing, |backend| async move {
+    let test = TestDb::new(backend).await;
+    let (services, _keys, clock) = test.services();
+    let probe = stream::plant_probing(&services.db, &services.audit, &clock, at(10, 0), UserId::new()).await.unwrap();
+    let broken = Arc::new(app::domain::audit::AuditLog::new(Arc::new(NoAuditKey(TestKeys::new())), clock.clone()));
+    let clinic = ClinicContext { hours: hours() };
+    let blind = Monitor::with_defaults(services.db.clone(), broken, clock.clone() as Arc<dyn Clock>, &clinic).unwrap();
+
+    assert!(blind.run_once(at(11, 0)).await.is_err());
+    assert_eq!(security_alert::Entity::find().count(&services.db).await.unwrap(), 0, "fail closed");
+
+    // The rows were not skipped: a working monitor raises the alert from them.
+    let report = monitor(&services, &clock).run_once(at(11, 0)).await.unwrap();
+    let raised: Vec<(&str, Option<UserId>)> = report.raised.iter().map(|r| (r.rule, r.actor)).collect();
+    assert_eq!(raised, vec![("probing", probe.actor)]);
+});

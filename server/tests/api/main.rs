@@ -23,3 +23,4 @@ mod session_end;
 mod sessions;
 mod soft_passkey;
 mod video;
+mod workforce_identity;
