@@ -1,4 +1,4 @@
-//! The admin's workforce-identity form over HTTP: only an admin may set it, bad input is a 400
+//! The admin's workforce-identity form over HTTP: only an admin may set it, bad input is a 422
 //! naming the field, and what is stored is blind indexes only.
 
 use app::domain::audit::Role;
@@ -24,10 +24,10 @@ on_both_backends!(an_admin_sets_a_members_identity_and_only_indexes_are_stored, 
         app.call_as(&doctor_cookie, "admin/set_workforce_identity", input(doctor.id.to_string(), Some("Zed"))).await;
     assert_eq!(refused.status(), 403);
     let bad_id = app.call_as(&admin, "admin/set_workforce_identity", input("not-an-id".into(), Some("Zed"))).await;
-    assert_eq!(bad_id.status(), 400);
+    assert_eq!(bad_id.status(), 422);
     assert!(bad_id.text().await.unwrap().contains("user_id"));
     let partial = app.call_as(&admin, "admin/set_workforce_identity", input(doctor.id.to_string(), None)).await;
-    assert_eq!(partial.status(), 400);
+    assert_eq!(partial.status(), 422);
     assert!(partial.text().await.unwrap().contains("family_name"));
 
     let saved =
