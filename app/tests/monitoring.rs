@@ -3,6 +3,8 @@
 //! 10,000 events raises none; two nodes raise each alert once; self-access through blind
 //! indexes never puts a surname or address anywhere.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed step should stop the test where it failed.
+
 mod common;
 
 use std::sync::{Arc, Mutex, OnceLock};
@@ -150,7 +152,8 @@ on_both_backends!(planted_incidents_each_raise_exactly_their_alert_once, |backen
     let first = monitor.run_once(at(23, 59)).await.unwrap();
     assert_eq!(first.raised.len(), 7, "{first:?}");
     assert_eq!(stored(&services).await, plants.expected);
-    let windows: Vec<(String, Option<DateTime<Utc>>, Option<DateTime<Utc>>)> = security_alert::Entity::find()
+    type Window = (String, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+    let windows: Vec<Window> = security_alert::Entity::find()
         .filter(security_alert::Column::Kind.is_in(["bulk-access", "probing"]))
         .order_by_asc(security_alert::Column::Kind)
         .all(&services.db)

@@ -87,17 +87,12 @@ pub struct RuleConfig {
     pub critical_at: Option<i64>,
 }
 
+/// Each rule's name and its settings, defaults with the overrides applied.
+pub type ResolvedRules = Vec<(&'static str, app::domain::monitoring::rules::RuleSettings)>;
+
 impl Settings {
     /// Every rule with its settings, and the clinic's working hours the after-hours rule uses.
-    pub fn monitor_rules(
-        &self,
-    ) -> Result<
-        (
-            app::domain::monitoring::rules::ClinicContext,
-            Vec<(&'static str, app::domain::monitoring::rules::RuleSettings)>,
-        ),
-        ConfigError,
-    > {
+    pub fn monitor_rules(&self) -> Result<(app::domain::monitoring::rules::ClinicContext, ResolvedRules), ConfigError> {
         use app::domain::monitoring::rules::{self, ClinicContext, RuleOverride, WorkingHours};
         let hours = WorkingHours::parse(&self.clinic.time_zone, &self.clinic.working_hours, &self.clinic.working_days)
             .map_err(ConfigError::Invalid)?;
