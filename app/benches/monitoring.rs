@@ -26,6 +26,7 @@ use app::domain::db;
 use app::domain::entities::audit_event;
 use app::domain::monitoring::Monitor;
 use app::domain::monitoring::rules::{ClinicContext, Scan, WorkingHours, default_settings, registry};
+use app::domain::monitoring::runner::committed_horizon;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -98,16 +99,17 @@ async fn run(backend: &str, url: &str, rows: u64) -> Result<()> {
     let mut rng = StdRng::seed_from_u64(1_000_000);
 
     let began = Instant::now();
-    insert(&db, &mut rng, start, 0, rows).await?;
+    insert(&db, &mut rng, start, rows).await?;
     println!("{backend:<9} inserted {rows} audit rows in {:.1} s", began.elapsed().as_secs_f64());
 
     let days: Vec<String> = ["mon", "tue", "wed", "thu", "fri"].map(str::to_owned).to_vec();
     let hours = WorkingHours::parse("America/New_York", "07:00-19:00", &days).map_err(anyhow::Error::msg)?;
     let clinic = ClinicContext { hours };
     let now = start + Duration::days(31);
+    let up_to = committed_horizon(&db, 0, now).await?;
     for rule in registry(&clinic) {
         let settings = default_settings(rule.name()).context("defaults")?;
-        let scan = Scan { after_seq: 0, up_to_seq: i64::try_from(rows)?, now, settings };
+        let scan = Scan { after_seq: 0, up_to_seq: up_to, now, settings };
         let began = Instant::now();
         let found = rule.scan(&db, &scan).await?;
         println!(
@@ -130,7 +132,7 @@ async fn run(backend: &str, url: &str, rows: u64) -> Result<()> {
         report.raised.len(),
         report.up_to_seq
     );
-    insert(&db, &mut rng, now - Duration::hours(1), rows + 1, 1_000).await?;
+    insert(&db, &mut rng, now - Duration::hours(1), 1_000).await?;
     let began = Instant::now();
     let report = monitor.run_once(now + Duration::minutes(1)).await?;
     println!(
@@ -142,21 +144,15 @@ async fn run(backend: &str, url: &str, rows: u64) -> Result<()> {
     Ok(())
 }
 
-/// `count` rows from `first_seq + 1`, spread from `start` over 30 days (or one hour for a small
-/// batch), in multi-row INSERTs inside one transaction.
-async fn insert(
-    db: &DatabaseConnection,
-    rng: &mut StdRng,
-    start: DateTime<Utc>,
-    first_seq: u64,
-    count: u64,
-) -> Result<()> {
+/// `count` rows on weekdays from `start`, over 30 days (or one day for a small batch), in
+/// multi-row INSERTs inside one transaction.
+async fn insert(db: &DatabaseConnection, rng: &mut StdRng, start: DateTime<Utc>, count: u64) -> Result<()> {
     let days = if count > 10_000 { 30 } else { 1 };
     let txn = db.begin().await?;
     let mut batch = Vec::with_capacity(1000);
-    for i in 0..count {
+    for _ in 0..count {
         let at = when(rng, start, days);
-        batch.push(synthetic_row(rng, i64::try_from(first_seq + i + 1)?, at));
+        batch.push(synthetic_row(rng, at));
         if batch.len() == 1000 {
             audit_event::Entity::insert_many(std::mem::take(&mut batch)).exec_without_returning(&txn).await?;
         }
@@ -191,7 +187,7 @@ fn when(rng: &mut StdRng, start: DateTime<Utc>, days: i64) -> DateTime<Utc> {
     }
 }
 
-fn synthetic_row(rng: &mut StdRng, seq: i64, at: DateTime<Utc>) -> audit_event::ActiveModel {
+fn synthetic_row(rng: &mut StdRng, at: DateTime<Utc>) -> audit_event::ActiveModel {
     let clinician = Uuid::from_u128(1 + rng.random_range(0..CLINICIANS));
     let patient = Uuid::from_u128(1_000_000 + rng.random_range(0..PATIENTS));
     let roll = rng.random_range(0..1000);
@@ -211,7 +207,8 @@ fn synthetic_row(rng: &mut StdRng, seq: i64, at: DateTime<Utc>) -> audit_event::
         _ => ("user.list", "denied", "not-an-admin", None, None),
     };
     audit_event::ActiveModel {
-        seq: Set(seq),
+        // The database numbers the rows, in insertion order (one transaction).
+        seq: sea_orm::ActiveValue::NotSet,
         id: Set(Uuid::now_v7()),
         occurred_at: Set(at),
         actor_user_id: Set(Some(clinician)),
