@@ -16,6 +16,7 @@ mod lockout;
 mod logs;
 mod matrix;
 mod messages;
+mod monitor_task;
 mod pages;
 mod records;
 mod schedule;
