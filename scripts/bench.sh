@@ -5,11 +5,13 @@
 # and video-visit signaling latency and rate over real WebSockets, one node and two on PostgreSQL.
 # Environment for the audit bench: BENCH_ROWS (default 4000), BENCH_POSTGRES_URL (an admin URL,
 # default postgres://postgres@127.0.0.1:5432/postgres), CI=true to fail when PostgreSQL is absent.
+# The security monitor's detectors over BENCH_MONITOR_ROWS audit rows (default 1,000,000).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 cargo bench -p app --features ssr --bench crypto -- --noplot
 cargo bench -p app --features ssr --bench audit
+cargo bench -p app --features ssr --bench monitoring
 
 # The chart-read path under load needs a real load generator: wrk, from Debian.
 if ! command -v wrk >/dev/null; then

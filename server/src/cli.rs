@@ -250,6 +250,7 @@ async fn seed_command(services: &Services, settings: &Settings, options: SeedOpt
         let bar = progress_bar(ids.len() as u64, "assigning care teams");
         seed_clinic::relate(services, &ctx, &ids, &clinicians, |n| bar.inc(n)).await?;
         bar.finish_and_clear();
+        seed_clinic::demo_workforce_identities(services, &ctx, &created, &clinicians).await?;
         seed_clinic::schedule_demo(services, &ctx, &ids, &clinicians).await?;
         let bar = progress_bar(ids.len() as u64, "writing clinical histories");
         seed_clinic::seed_histories(services, &ctx, &ids, concurrency, |n| bar.inc(n)).await?;

@@ -57,6 +57,68 @@ pub struct Settings {
     /// Alert delivery channels (email, webhook, syslog); all off by default.
     #[serde(default)]
     pub alerting: crate::alerting::AlertingSettings,
+    #[serde(default)]
+    pub monitoring: MonitoringSettings,
+}
+
+/// The security monitor (`app::domain::monitoring`): detectors over the audit log, run by one
+/// node per period. `rules.<name>` overrides a rule's defaults (written beside the rule); only
+/// what it names changes, and a name that is not a rule is a startup error.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct MonitoringSettings {
+    pub enabled: bool,
+    /// How often the detectors run (and the lease's period).
+    pub period_seconds: u64,
+    #[serde(default)]
+    pub rules: std::collections::BTreeMap<String, RuleConfig>,
+}
+
+impl Default for MonitoringSettings {
+    fn default() -> Self {
+        Self { enabled: true, period_seconds: 60, rules: Default::default() }
+    }
+}
+
+/// One `[monitoring.rules.<name>]` table. `critical_at = 0` turns the critical level off.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct RuleConfig {
+    pub enabled: Option<bool>,
+    pub threshold: Option<i64>,
+    pub window_minutes: Option<i64>,
+    pub severity: Option<String>,
+    pub critical_at: Option<i64>,
+}
+
+/// Each rule's name and its settings, defaults with the overrides applied.
+pub type ResolvedRules = Vec<(&'static str, app::domain::monitoring::rules::RuleSettings)>;
+
+impl Settings {
+    /// Every rule with its settings, and the clinic's working hours the after-hours rule uses.
+    pub fn monitor_rules(&self) -> Result<(app::domain::monitoring::rules::ClinicContext, ResolvedRules), ConfigError> {
+        use app::domain::monitoring::rules::{self, ClinicContext, RuleOverride, WorkingHours};
+        let hours = WorkingHours::parse(&self.clinic.time_zone, &self.clinic.working_hours, &self.clinic.working_days)
+            .map_err(ConfigError::Invalid)?;
+        let clinic = ClinicContext { hours };
+        let names: Vec<&'static str> = rules::registry(&clinic).iter().map(|r| r.name()).collect();
+        let overrides = self
+            .monitoring
+            .rules
+            .iter()
+            .map(|(name, c)| {
+                let o = RuleOverride {
+                    enabled: c.enabled,
+                    threshold: c.threshold,
+                    window_minutes: c.window_minutes,
+                    severity: c.severity.clone(),
+                    critical_at: c.critical_at,
+                };
+                (name.clone(), o)
+            })
+            .collect();
+        let resolved = rules::resolve(&names, &overrides).map_err(ConfigError::Invalid)?;
+        Ok((clinic, resolved.into_iter().collect()))
+    }
 }
 
 /// Separation of duties for accounts.
@@ -153,11 +215,31 @@ pub struct ClinicSettings {
     pub name: String,
     /// An IANA zone such as America/New_York: weekly hours are written in it.
     pub time_zone: String,
+    /// The clinic's opening hours, local time ("07:00-19:00"): PHI opened outside them, or on
+    /// another day than `working_days`, raises an after-hours alert.
+    #[serde(default = "default_working_hours")]
+    pub working_hours: String,
+    /// In `APP_CLINIC__WORKING_DAYS`, comma-separated.
+    #[serde(default = "default_working_days", deserialize_with = "list_or_commas")]
+    pub working_days: Vec<String>,
+}
+
+fn default_working_hours() -> String {
+    "07:00-19:00".into()
+}
+
+fn default_working_days() -> Vec<String> {
+    ["mon", "tue", "wed", "thu", "fri"].map(str::to_owned).to_vec()
 }
 
 impl Default for ClinicSettings {
     fn default() -> Self {
-        Self { name: "Clinic".into(), time_zone: "UTC".into() }
+        Self {
+            name: "Clinic".into(),
+            time_zone: "UTC".into(),
+            working_hours: default_working_hours(),
+            working_days: default_working_days(),
+        }
     }
 }
 
@@ -414,6 +496,8 @@ impl Settings {
             video: VideoSettings::default(),
             accounts: AccountSettings::default(),
             alerting: crate::alerting::AlertingSettings::default(),
+            // Tests that need the detectors turn them on (or call `Monitor::run_once`).
+            monitoring: MonitoringSettings { enabled: false, ..Default::default() },
         }
     }
 
@@ -471,6 +555,13 @@ impl Settings {
         }
         self.audit.checkpoint_sinks()?;
         self.alerting.check().map_err(|err| ConfigError::Invalid(err.to_string()))?;
+        if !(5..=86_400).contains(&self.monitoring.period_seconds) {
+            return Err(ConfigError::Invalid(format!(
+                "monitoring.period_seconds must be between 5 and 86400, not {}",
+                self.monitoring.period_seconds
+            )));
+        }
+        self.monitor_rules()?;
         if self.environment == Environment::Production
             && self.audit.checkpoint_file.is_none()
             && self.audit.checkpoint_syslog.is_none()
@@ -595,5 +686,43 @@ mod tests {
         video.stun_urls.clear();
         video.turn_credential_minutes = 0;
         assert!(video.domain().unwrap_err().to_string().contains("between 5 and 1440"));
+    }
+
+    fn with_base(extra: &str) -> Settings {
+        let base = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../config/base.toml")).unwrap();
+        config::Config::builder()
+            .add_source(config::File::from_str(&base, config::FileFormat::Toml))
+            .add_source(config::File::from_str(extra, config::FileFormat::Toml))
+            .build()
+            .unwrap()
+            .try_deserialize()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_monitoring_rule_table_overrides_only_what_it_names() {
+        let settings =
+            with_base("[monitoring.rules.bulk-access]\nthreshold = 40\n[monitoring.rules.probing]\nenabled = false");
+        assert_eq!((settings.monitoring.enabled, settings.monitoring.period_seconds), (true, 60));
+        let (clinic, rules) = settings.monitor_rules().unwrap();
+        let get = |name: &str| rules.iter().find(|(n, _)| *n == name).unwrap().1.clone();
+        let bulk = get("bulk-access");
+        assert_eq!((bulk.threshold, bulk.window, bulk.critical_at), (40, chrono::Duration::minutes(10), Some(90)));
+        assert!(!get("probing").enabled);
+        assert_eq!(get("after-hours").threshold, 1);
+        assert_eq!(clinic.hours.zone.name(), "America/New_York");
+        assert_eq!(clinic.hours.days.len(), 5);
+    }
+
+    #[test]
+    fn an_unknown_monitoring_rule_or_bad_working_hours_stop_startup_with_the_setting_named() {
+        let settings = with_base("[monitoring.rules.bulk-acess]\nthreshold = 40");
+        assert_eq!(
+            settings.check().unwrap_err().to_string(),
+            "monitoring.rules.bulk-acess is not a rule; the rules are: bulk-access, after-hours, large-listing, \
+             self-access, unexplained-access, probing"
+        );
+        let settings = with_base("[clinic]\nname = \"C\"\ntime_zone = \"UTC\"\nworking_hours = \"19:00-07:00\"");
+        assert!(settings.check().unwrap_err().to_string().contains("clinic.working_hours"));
     }
 }

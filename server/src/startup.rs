@@ -308,6 +308,37 @@ pub fn spawn_session_sweeper(services: &Services, every: Duration) -> tokio::tas
     })
 }
 
+/// Runs the security monitor's detectors every `monitoring.period_seconds`, on one node of the
+/// cluster per period (the `security-monitor` lease).
+pub fn spawn_monitor(settings: &Settings, services: &Services) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    use app::domain::monitoring::{Monitor, rules};
+    let (clinic, resolved) = settings.monitor_rules()?;
+    let mut chosen = Vec::new();
+    for rule in rules::registry(&clinic) {
+        let found = resolved.iter().find(|(name, _)| *name == rule.name()).map(|(_, s)| s.clone());
+        let settings = found.ok_or_else(|| anyhow::anyhow!("rule {} has no settings", rule.name()))?;
+        chosen.push((rule, settings));
+    }
+    let monitor = Monitor::new(services.db.clone(), services.audit.clone(), services.clock.clone(), chosen);
+    let every = Duration::from_secs(settings.monitoring.period_seconds.max(1));
+    // Held a little shorter than the period, so the next tick (of any node) finds it free.
+    let period = chrono::Duration::from_std(every).unwrap_or(chrono::Duration::minutes(1)) * 9 / 10;
+    Ok(tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            match monitor.tick(period).await {
+                Ok(Some(report)) if !report.raised.is_empty() => {
+                    tracing::info!(raised = report.raised.len(), up_to_seq = report.up_to_seq, "security monitor ran")
+                }
+                Ok(_) => {}
+                Err(err) => tracing::error!(error = %err, "security monitor run failed; will retry"),
+            }
+        }
+    }))
+}
+
 /// A running server: its bound port and the future that serves it.
 pub struct Application {
     port: u16,
@@ -319,6 +350,7 @@ pub struct Application {
     signaling: Option<tokio::task::JoinHandle<()>>,
     sweeper: tokio::task::JoinHandle<()>,
     alerting: Option<tokio::task::JoinHandle<()>>,
+    monitor: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -344,10 +376,11 @@ impl Application {
         let signaling = services.video.hub.spawn_listener(&services.db);
         let sweeper = spawn_session_sweeper(&services, Duration::from_secs(settings.auth.session_sweep_seconds));
         let alerting = crate::alerting::spawn(settings, &services)?;
+        let monitor = if settings.monitoring.enabled { Some(spawn_monitor(settings, &services)?) } else { None };
         let state = AppState { leptos_options: leptos_options(settings), services };
         let origin = AllowedOrigin(settings.public_url()?.origin());
         let router = router(state, HeaderPolicy { tls: settings.server.tls }, origin, proxies);
-        Ok(Self { port, listener, router, chainer, budget, reminders, signaling, sweeper, alerting })
+        Ok(Self { port, listener, router, chainer, budget, reminders, signaling, sweeper, alerting, monitor })
     }
 
     pub fn port(&self) -> u16 {
@@ -360,7 +393,7 @@ impl Application {
         self.chainer.abort();
         self.budget.abort();
         self.sweeper.abort();
-        for task in [self.reminders, self.signaling, self.alerting].into_iter().flatten() {
+        for task in [self.reminders, self.signaling, self.alerting, self.monitor].into_iter().flatten() {
             task.abort();
         }
         result

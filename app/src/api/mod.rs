@@ -16,3 +16,4 @@ pub mod schedule;
 pub mod security;
 pub mod status;
 pub mod video;
+pub mod workforce;

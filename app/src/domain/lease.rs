@@ -19,6 +19,8 @@ use super::entities::task_lease;
 
 /// The lease of the expired-session sweep (its row is created by the migration).
 pub const SESSION_SWEEP: &str = "session-sweep";
+/// The lease of the security monitor's detector run (`monitoring::runner`).
+pub const SECURITY_MONITOR: &str = "security-monitor";
 
 #[derive(Clone)]
 pub struct TaskLease {

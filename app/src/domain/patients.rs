@@ -24,6 +24,7 @@ use super::crypto::{
 };
 use super::entities::{care_relationship, patient};
 use super::ids::PatientId;
+use super::monitoring::rules::self_access;
 use crate::error::FieldError;
 
 const TABLE: &str = "patient";
@@ -236,7 +237,8 @@ impl PatientRepo {
         // One row for the search itself (what the search budget counts), one per patient found.
         let mut searched = entry(Action::PatientSearch, None, Outcome::Allowed, permit.decision.rule);
         searched.resource_type = super::throttle::SEARCH_RESOURCE;
-        searched.resource_id = Some(criteria_used.clone());
+        // `rows:N;criteria`: what the large-listing detector counts (monitoring::rules::large_listing).
+        searched.resource_id = Some(format!("rows:{};{criteria_used}", rows.len()));
         self.audit.append(&txn, &permit.ctx, searched).await?;
         for row in &rows {
             let mut found =
@@ -273,6 +275,11 @@ impl PatientRepo {
             .filter(patient::Column::DeletedAt.is_null())
             .all(&txn)
             .await?;
+        // One summary row with the count (`rows:N`, read by the large-listing detector), then
+        // one per patient listed.
+        let mut summary = entry(Action::PatientList, None, Outcome::Allowed, permit.decision.rule);
+        summary.resource_id = Some(format!("rows:{}", rows.len()));
+        self.audit.append(&txn, &permit.ctx, summary).await?;
         for row in &rows {
             let listed = entry(Action::PatientList, Some(PatientId(row.id)), Outcome::Allowed, permit.decision.rule);
             self.audit.append(&txn, &permit.ctx, listed).await?;
@@ -409,6 +416,12 @@ impl PatientRepo {
             birth_date_bidx: Set(self.indexer.index(TABLE, "birth_date", &birth_date)),
             mrn_bidx: Set(self.indexer.index(TABLE, "mrn", &normalize_text(&new.mrn))),
             phone_bidx: Set(new.phone.as_deref().map(|p| self.indexer.index(TABLE, "phone", &normalize_phone(p)))),
+            // For the self-access detector: compared with a workforce member's own, never opened.
+            family_name_bidx: Set(Some(self_access::family_index(&self.indexer, &new.family_name))),
+            address_bidx: Set(new
+                .address
+                .as_ref()
+                .map(|a| self_access::address_index(&self.indexer, &a.line1, &a.postal_code))),
             ..Default::default()
         })
     }
@@ -574,6 +587,8 @@ fn sealed_columns(model: patient::ActiveModel) -> Vec<(patient::Column, sea_orm:
         C::BirthDateBidx,
         C::MrnBidx,
         C::PhoneBidx,
+        C::FamilyNameBidx,
+        C::AddressBidx,
     ] {
         if let Some(value) = model.get(column).into_value() {
             out.push((column, Expr::value(value)));

@@ -59,6 +59,37 @@ pub async fn invite_demo_accounts(
     Ok(DemoAccounts { clinicians, security_officer, front_desk, patients })
 }
 
+/// Gives two demo clinicians a workforce identity that the self-access detector catches: the
+/// first is linked to patient `n` (assigned to them) as their own record; the second shares the
+/// surname and address of patient `n + 1` (assigned to them), a relative. Opening those charts
+/// raises a self-access alert. Only blind indexes are stored.
+pub async fn demo_workforce_identities(
+    services: &Services,
+    ctx: &AuditContext,
+    created: &[(PatientId, crate::domain::patients::NewPatient)],
+    clinicians: &[crate::domain::ids::UserId],
+) -> Result<(), Error> {
+    use crate::domain::users::WorkforceIdentity;
+    let n = clinicians.len();
+    let (Some(&first), Some(&second)) = (clinicians.first(), clinicians.get(1)) else { return Ok(()) };
+    if let Some((own, _)) = created.get(n) {
+        let identity = WorkforceIdentity { own_patient_id: Some(*own), ..Default::default() };
+        services.users.set_workforce_identity(ctx, first, identity).await?;
+    }
+    if let Some((_, relative)) = created.get(n + 1)
+        && let Some(address) = &relative.address
+    {
+        let identity = WorkforceIdentity {
+            family_name: Some(relative.family_name.clone()),
+            address_line1: Some(address.line1.clone()),
+            postal_code: Some(address.postal_code.clone()),
+            own_patient_id: None,
+        };
+        services.users.set_workforce_identity(ctx, second, identity).await?;
+    }
+    Ok(())
+}
+
 /// Patient `i` is assigned to clinician `i mod n` and has clinician `i + 1 mod n` on the care
 /// team.
 pub async fn relate(

@@ -14,6 +14,7 @@ use super::db;
 
 pub mod officers;
 pub mod plant_auth;
+pub mod audit_stream;
 pub mod smtp_sink;
 
 /// Generates one test per backend from an async closure taking the backend.

@@ -26,6 +26,9 @@ use super::entities::{app_user, enrollment, passkey};
 use super::ids::{PatientId, UserId};
 use super::sessions::DbSessionStore;
 
+mod identity;
+pub use identity::WorkforceIdentity;
+
 const RESOURCE: &str = "user";
 
 /// How recent a user-verified passkey assertion must be to add another passkey.

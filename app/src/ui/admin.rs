@@ -33,6 +33,7 @@ pub fn AdminPage() -> impl IntoView {
             <InvitePanel refresh/>
             <AccountRequestsPanel data=requests title="Waiting for approval"/>
             <UsersPanel users refresh/>
+            <super::workforce_identity::WorkforceIdentityPanel/>
             <CarePanel care/>
             <super::calendar::ClinicDay data=clinic_day/>
             <super::calendar::OnlineBooking data=clinic_day/>

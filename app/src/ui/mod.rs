@@ -25,6 +25,7 @@ mod status;
 mod video;
 mod vitals_chart;
 mod webauthn;
+mod workforce_identity;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};

@@ -18,8 +18,9 @@ mod lockout;
 mod logs;
 mod matrix;
 mod messages;
-mod monitoring_response; // h5
-mod monitoring_sign_in; // h5
+mod monitoring_response;
+mod monitoring_sign_in;
+mod monitor_task;
 mod pages;
 mod records;
 mod schedule;
@@ -27,3 +28,4 @@ mod session_end;
 mod sessions;
 mod soft_passkey;
 mod video;
+mod workforce_identity;

@@ -95,6 +95,7 @@ pub fn decide_operation(actor: &Actor, action: Action) -> Decision {
         | Action::UserEnable
         | Action::UserReenroll
         | Action::UserEndSessions
+        | Action::WorkforceIdentitySet
         | Action::PatientLookup => decide_user_admin(actor),
         // Both sides of the two-person rule see the requests; who may decide one is
         // `decide_account_request`'s question.

@@ -151,11 +151,13 @@ pub enum Action {
     IncidentUpdate,
     IncidentPatientOpen,
     IncidentExport,
+    // h1: an admin records a workforce member's surname/address indexes and own patient record.
+    WorkforceIdentitySet,
 }
 
 impl Action {
     /// Every action, for exhaustive policy tests.
-    pub const ALL: [Action; 70] = [
+    pub const ALL: [Action; 71] = [
         Action::PatientCreate,
         Action::PatientRead,
         Action::PatientUpdate,
@@ -226,6 +228,7 @@ impl Action {
         Action::IncidentUpdate,
         Action::IncidentPatientOpen,
         Action::IncidentExport,
+        Action::WorkforceIdentitySet, // h1
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -300,6 +303,7 @@ impl Action {
             Action::IncidentUpdate => "incident.update",
             Action::IncidentPatientOpen => "incident.patient.open",
             Action::IncidentExport => "incident.export",
+            Action::WorkforceIdentitySet => "user.identity.set", // h1
         }
     }
 }

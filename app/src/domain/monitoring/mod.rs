@@ -11,5 +11,7 @@ pub mod delivery;
 pub mod inbox;
 pub mod response;
 pub mod rules;
+pub mod runner;
 
 pub use alerts::{NewAlert, Severity, raise};
+pub use runner::{Monitor, RunReport};

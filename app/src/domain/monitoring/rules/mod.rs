@@ -20,6 +20,57 @@ use sea_orm::DatabaseConnection;
 use super::{NewAlert, Severity};
 use crate::domain::Error;
 
+pub mod after_hours;
+pub mod bulk_access;
+pub mod large_listing;
+pub mod probing;
+pub mod self_access;
+mod settings;
+pub mod unexplained;
+pub mod window;
+
+pub use after_hours::WorkingHours;
+pub use settings::{RuleOverride, default_settings, resolve};
+
+/// The actions that open one patient's record: what "opening a patient" means to the rules.
+pub const PATIENT_OPENS: [&str; 2] = ["patient.read", "chart.read"];
+
+/// The actions that show or change PHI of the patient the row names.
+pub const PHI_ACTIONS: [&str; 10] = [
+    "patient.read",
+    "patient.update",
+    "patient.search",
+    "patient.list",
+    "chart.read",
+    "chart.entry.create",
+    "chart.entry.update",
+    "chart.entry.delete",
+    "message.read",
+    "message.attachment.read",
+];
+
+/// The workforce roles (`audit_event.actor_role`): everyone who reaches other people's records.
+pub const WORKFORCE: [&str; 3] = ["clinician", "admin", "security_officer"];
+
+/// What some rules need to know about the clinic.
+#[derive(Clone, Debug, Default)]
+pub struct ClinicContext {
+    pub hours: WorkingHours,
+}
+
+/// Every rule, in the order the runner runs them. A rule's name is its settings key and its
+/// alerts' kind.
+pub fn registry(clinic: &ClinicContext) -> Vec<Box<dyn Rule>> {
+    vec![
+        Box::new(bulk_access::BulkAccess),
+        Box::new(after_hours::AfterHours { hours: clinic.hours.clone() }),
+        Box::new(large_listing::LargeListing),
+        Box::new(self_access::SelfAccess),
+        Box::new(unexplained::UnexplainedAccess),
+        Box::new(probing::Probing),
+    ]
+}
+
 /// A rule's tunable settings (`[monitoring.rules.<name>]`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RuleSettings {
