@@ -12,9 +12,9 @@ use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 
 use super::db;
 
+pub mod audit_stream;
 pub mod officers;
 pub mod plant_auth;
-pub mod audit_stream;
 pub mod smtp_sink;
 
 /// Generates one test per backend from an async closure taking the backend.

@@ -189,6 +189,12 @@ impl Monitor {
             rule: Some(counts),
         };
         self.audit.append(&txn, &monitor_context(), entry).await?;
+        // A critical finding is answered in the run that raised it (45 CFR 164.308(a)(6)(ii)):
+        // the account is disabled and signed out in this transaction, so the alert and the
+        // response commit together or not at all.
+        for raised in report.raised.iter().filter(|r| r.severity == Severity::Critical) {
+            super::response::respond(&txn, &self.audit, raised.id, now).await?;
+        }
         txn.commit().await?;
         for raised in &report.raised {
             tracing::warn!(alert_id = %raised.id, rule = raised.rule, severity = raised.severity.as_str(), "security alert raised");

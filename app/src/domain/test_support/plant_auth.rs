@@ -20,14 +20,7 @@ use crate::domain::monitoring::rules::{
     sign_in_spray,
 };
 
-/// What a plant wrote: the rule it should trip, the actor the alert names, and the audit rows
-/// the alert names, in order.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Planted {
-    pub rule: &'static str,
-    pub actor: Option<UserId>,
-    pub seqs: Vec<i64>,
-}
+pub use super::audit_stream::Planted;
 
 /// Appends one row as `audit.append` would, at `at`; its sequence number.
 pub async fn append_at(

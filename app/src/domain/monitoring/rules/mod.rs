@@ -3,7 +3,6 @@
 //! which audit rows are new since its last run, and raises what it returns; dedup keys make a
 //! finding seen again (by a later run, or by another node) a no-op.
 
-// h5: sign-in, privilege and break-glass rules.
 pub mod break_glass_frequent;
 pub mod break_glass_unreviewed;
 mod bursts;
@@ -68,6 +67,12 @@ pub fn registry(clinic: &ClinicContext) -> Vec<Box<dyn Rule>> {
         Box::new(self_access::SelfAccess),
         Box::new(unexplained::UnexplainedAccess),
         Box::new(probing::Probing),
+        Box::new(sign_in_failures_account::SignInFailuresAccount),
+        Box::new(sign_in_failures_address::SignInFailuresAddress),
+        Box::new(sign_in_spray::SignInSpray),
+        Box::new(privilege_change::PrivilegeChange),
+        Box::new(break_glass_unreviewed::BreakGlassUnreviewed),
+        Box::new(break_glass_frequent::BreakGlassFrequent),
     ]
 }
 

@@ -4,7 +4,8 @@
 //! - `role-granted`: an account invited, or re-enabled, with the admin or security officer
 //!   role (the role is the account's, read from `app_user`: the audit row names the account).
 //!   A request still waiting for its second person (`...:awaiting-approval:...`) grants
-//!   nothing yet; the approval's row does.
+//!   nothing yet; the approval's row does. Grants made on the host (System rows: `admin
+//!   bootstrap`'s first admin, the demo seed) are not reported.
 //! - `reenrolled`: an account re-enrolled (its passkeys replaced: whoever enrolls next holds it).
 //! - `assigner-created-the-account`: an admin relating a clinician account they created to a
 //!   patient. The policy refuses it (the denied row's rule says so); an allowed assignment
@@ -140,7 +141,9 @@ async fn account_changes(
                 }
             }
             "user.reenroll" if granted(row) => out.push(finding(scan, "reenrolled", row, target)),
-            "user.invite" | "user.enable" if granted(row) => {
+            // The host operator's grants (System rows) are the bootstrap's first admin and the
+            // demo seed: the CLI makes no other privileged account, and only while none exists.
+            "user.invite" | "user.enable" if granted(row) && row.actor_user_id.is_some() => {
                 let role = target.and_then(|t| users.get(&t)).map(|u| u.role.as_str());
                 if role.is_some_and(|role| PRIVILEGED.contains(&role)) {
                     out.push(finding(scan, "role-granted", row, target));

@@ -6,7 +6,11 @@ use std::collections::BTreeMap;
 
 use chrono::Duration;
 
-use super::{RuleSettings, after_hours, bulk_access, large_listing, probing, self_access, unexplained};
+use super::{
+    RuleSettings, after_hours, break_glass_frequent, break_glass_unreviewed, bulk_access, large_listing,
+    privilege_change, probing, self_access, sign_in_failures_account, sign_in_failures_address, sign_in_spray,
+    unexplained,
+};
 use crate::domain::monitoring::Severity;
 
 /// The defaults of the rule called `name`; None if there is no such rule.
@@ -18,6 +22,12 @@ pub fn default_settings(name: &str) -> Option<RuleSettings> {
         self_access::NAME => Some(self_access::default_settings()),
         unexplained::NAME => Some(unexplained::default_settings()),
         probing::NAME => Some(probing::default_settings()),
+        sign_in_failures_account::NAME => Some(sign_in_failures_account::default_settings()),
+        sign_in_failures_address::NAME => Some(sign_in_failures_address::default_settings()),
+        sign_in_spray::NAME => Some(sign_in_spray::default_settings()),
+        privilege_change::NAME => Some(privilege_change::default_settings()),
+        break_glass_unreviewed::NAME => Some(break_glass_unreviewed::default_settings()),
+        break_glass_frequent::NAME => Some(break_glass_frequent::default_settings()),
         _ => None,
     }
 }
