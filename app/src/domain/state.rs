@@ -15,6 +15,7 @@ use super::break_glass::BreakGlassRepo;
 use super::care::CareRepo;
 use super::clock::Clock;
 use super::crypto::{BlindIndexer, DataKeys, KekProvider};
+use super::incidents::IncidentRepo;
 use super::messaging::MessageRepo;
 use super::notices::AccountNotices;
 use super::passkeys::Passkeys;
@@ -47,6 +48,8 @@ pub struct Services {
     pub charts: ChartRepo,
     pub care: CareRepo,
     pub break_glass: BreakGlassRepo,
+    /// Incident response: investigation, affected patients, breach assessment and notices.
+    pub incidents: IncidentRepo,
     pub access_history: AccessHistory,
     pub schedule: ScheduleRepo,
     pub video: VideoRepo,
@@ -91,6 +94,7 @@ impl Services {
             ChartRepo::new(db.clone(), keys.clone(), audit.clone(), clock.clone(), guard.clone(), patients.clone());
         let care = CareRepo::new(db.clone(), audit.clone(), clock.clone(), guard.clone());
         let break_glass = BreakGlassRepo::new(db.clone(), keys.clone(), audit.clone(), clock.clone(), guard.clone());
+        let incidents = IncidentRepo::new(db.clone(), keys.clone(), audit.clone(), clock.clone(), guard.clone());
         let access_history = AccessHistory::new(db.clone(), audit.clone(), guard.clone());
         let schedule = ScheduleRepo::new(db.clone(), keys.clone(), audit.clone(), clock.clone(), guard.clone());
         let video = VideoRepo::new(db.clone(), keys.clone(), audit.clone(), clock.clone(), guard.clone());
@@ -124,6 +128,7 @@ impl Services {
             charts,
             care,
             break_glass,
+            incidents,
             access_history,
             schedule,
             video,
