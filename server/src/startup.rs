@@ -64,6 +64,7 @@ pub async fn services(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Res
         let mailer: Arc<dyn Mailer> = Arc::new(SmtpMailer::new(&settings.reminders.smtp.domain())?);
         services.notices = services.notices.clone().with_mailer(mailer, &settings.clinic.name);
     }
+    services.incidents.contact = settings.incidents.contact(&settings.clinic.name);
     services.accounts.two_person_rule = settings.accounts.two_person_rule;
     services.accounts.link_ttl = chrono::Duration::hours(settings.auth.enrollment_ttl_hours);
     services.accounts.clinic = settings.clinic.name.clone();
@@ -164,6 +165,8 @@ pub fn router(
     let sessions = session_layer(&services, policy);
     let pages = Router::new()
         .route("/api/video/{appointment}/signal", get(crate::signaling::connect))
+        .route("/security/incidents/{id}/hhs-report.json", get(crate::incident_files::hhs_report))
+        .route("/security/incidents/{id}/letters/{file}", get(crate::incident_files::letter))
         .leptos_routes_with_context(
             &state,
             routes,
@@ -308,6 +311,29 @@ pub fn spawn_session_sweeper(services: &Services, every: Duration) -> tokio::tas
     })
 }
 
+/// Raises `breach-deadline` alerts as breach-notification deadlines come near, on one node of
+/// the cluster per period (lease `breach-deadlines`).
+pub fn spawn_breach_deadlines(services: &Services, every: Duration) -> tokio::task::JoinHandle<()> {
+    use app::domain::incidents::BREACH_DEADLINES;
+    use app::domain::lease::TaskLease;
+    let lease = TaskLease::new(services.db.clone(), services.clock.clone(), BREACH_DEADLINES);
+    let incidents = services.incidents.clone();
+    let every = every.max(Duration::from_secs(1));
+    let period = chrono::Duration::from_std(every).unwrap_or(chrono::Duration::hours(1)) * 9 / 10;
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            match incidents.check_deadlines(&lease, period).await {
+                Ok(Some(0) | None) => {}
+                Ok(Some(raised)) => tracing::warn!(raised, "breach deadline alerts raised"),
+                Err(err) => tracing::error!(error = %err, "checking breach deadlines failed; will retry"),
+            }
+        }
+    })
+}
+
 /// A running server: its bound port and the future that serves it.
 pub struct Application {
     port: u16,
@@ -318,6 +344,7 @@ pub struct Application {
     reminders: Option<tokio::task::JoinHandle<()>>,
     signaling: Option<tokio::task::JoinHandle<()>>,
     sweeper: tokio::task::JoinHandle<()>,
+    deadlines: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -342,10 +369,12 @@ impl Application {
         // On PostgreSQL, signals written by other nodes wake this node's video connections.
         let signaling = services.video.hub.spawn_listener(&services.db);
         let sweeper = spawn_session_sweeper(&services, Duration::from_secs(settings.auth.session_sweep_seconds));
+        let deadlines =
+            spawn_breach_deadlines(&services, Duration::from_secs(settings.incidents.deadline_check_seconds));
         let state = AppState { leptos_options: leptos_options(settings), services };
         let origin = AllowedOrigin(settings.public_url()?.origin());
         let router = router(state, HeaderPolicy { tls: settings.server.tls }, origin, proxies);
-        Ok(Self { port, listener, router, chainer, budget, reminders, signaling, sweeper })
+        Ok(Self { port, listener, router, chainer, budget, reminders, signaling, sweeper, deadlines })
     }
 
     pub fn port(&self) -> u16 {
@@ -358,6 +387,7 @@ impl Application {
         self.chainer.abort();
         self.budget.abort();
         self.sweeper.abort();
+        self.deadlines.abort();
         for task in [self.reminders, self.signaling].into_iter().flatten() {
             task.abort();
         }

@@ -13,43 +13,8 @@
 //! breach that must be notified. The form asks both questions; a decision is refused until all
 //! four factors and the key question are answered.
 
-use serde::{Deserialize, Serialize};
-
+pub use crate::breach::{ACQUIRED, Assessment, PHI_KINDS};
 use crate::domain::Error;
-
-/// The kinds of PHI the checklist offers, with the label a letter uses for each.
-pub const PHI_KINDS: &[(&str, &str)] = &[
-    ("demographic", "your name, date of birth and sex"),
-    ("contact", "your address, telephone number or email address"),
-    ("identifiers", "identifiers such as your medical record number or Social Security number"),
-    ("clinical", "clinical information such as diagnoses, notes, vital signs or medications"),
-    ("messages", "messages between you and your care team"),
-    ("appointments", "appointment dates and visit types"),
-    ("financial", "billing or insurance information"),
-];
-
-/// Whether the PHI was acquired or viewed (factor 3).
-pub const ACQUIRED: &[&str] = &["acquired", "viewed", "not-acquired-or-viewed", "unknown"];
-
-/// The answers as saved; any may be missing until the decision.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Assessment {
-    /// Factor 1: the kinds of PHI (keys of [`PHI_KINDS`]) ...
-    pub phi_kinds: Vec<String>,
-    /// ... and the nature and extent, in words.
-    pub nature_extent: String,
-    /// Factor 2: who used or received it.
-    pub unauthorized_person: String,
-    /// Factor 3: one of [`ACQUIRED`], with what shows it.
-    pub acquired_or_viewed: Option<String>,
-    pub acquired_detail: String,
-    /// Factor 4: what has been done to mitigate it.
-    pub mitigation: String,
-    /// Was the PHI involved encrypted at rest (as stored) when it was taken?
-    pub encrypted_at_rest: Option<bool>,
-    /// Were the encryption keys compromised?
-    pub keys_compromised: Option<bool>,
-}
 
 /// The decision the assessment supports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -7,71 +7,11 @@
 //! dates and counts come from the incident.
 
 use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::deadlines::Deadlines;
+pub use crate::breach::{ACTIONS, BREACH_TYPES, HhsAnswers, LOCATIONS, SAFEGUARDS};
 use crate::domain::Error;
-
-pub const BREACH_TYPES: &[&str] = &[
-    "Hacking/IT Incident",
-    "Improper Disposal",
-    "Loss",
-    "Theft",
-    "Unauthorized Access/Disclosure",
-    "Unknown",
-    "Other",
-];
-
-pub const LOCATIONS: &[&str] = &[
-    "Desktop Computer",
-    "Electronic Medical Record",
-    "Email",
-    "Laptop",
-    "Network Server",
-    "Other Portable Electronic Devices",
-    "Paper/Films",
-    "Other",
-];
-
-pub const SAFEGUARDS: &[&str] = &[
-    "None",
-    "Privacy Rule Safeguards (Training, Policies and Procedures, etc.)",
-    "Security Rule Administrative Safeguards (Risk Analysis, Risk Management, etc.)",
-    "Security Rule Physical Safeguards (Facility Access Controls, Workstation Security, etc.)",
-    "Security Rule Technical Safeguards (Access Controls, Transmission Security, etc.)",
-];
-
-pub const ACTIONS: &[&str] = &[
-    "Adopted encryption technologies",
-    "Changed password/strengthened password requirements",
-    "Created a new/updated Security Rule Risk Analysis",
-    "Implemented new technical safeguards",
-    "Implemented periodic technical and nontechnical evaluations",
-    "Improved physical security",
-    "Provided individuals with free credit monitoring",
-    "Revised business associate contracts",
-    "Revised policies and procedures",
-    "Sanctioned workforce members involved (including termination)",
-    "Took steps to mitigate harm",
-    "Trained or retrained workforce members",
-    "Other",
-];
-
-/// The officer's answers to the portal's questions that the incident cannot answer itself.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HhsAnswers {
-    pub type_of_breach: Vec<String>,
-    pub location_of_breached_information: Vec<String>,
-    pub safeguards_in_place_prior_to_breach: Vec<String>,
-    pub actions_taken_in_response: Vec<String>,
-    /// A short description of the breach, as the portal asks (no patient names).
-    pub description: String,
-    pub business_associate_involved: bool,
-    pub business_associate_name: Option<String>,
-    /// When the individual notices went out (or will).
-    pub individual_notice_date: Option<NaiveDate>,
-    pub substitute_notice_required: bool,
-}
 
 impl HhsAnswers {
     pub fn validate(&self) -> Result<(), Error> {
