@@ -150,7 +150,9 @@ pub async fn open_incident(input: OpenIncidentInput) -> Result<String, AppError>
         (Some(s), Some(e)) => Some((s, e)),
         (None, None) => None,
         _ => {
-            return Err(crate::domain::Error::validation("window_end", "give both ends of the window or neither").into());
+            return Err(
+                crate::domain::Error::validation("window_end", "give both ends of the window or neither").into()
+            );
         }
     };
     let discovered = parse_date("discovered", input.discovered.as_deref())?;

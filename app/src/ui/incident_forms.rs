@@ -50,6 +50,7 @@ fn CheckList(
             }).collect_view()}
         </fieldset>
     }
+    .into_any()
 }
 
 /// Yes / No radios for an optional answer.
@@ -115,18 +116,18 @@ pub fn AssessmentForm(id: String, initial: Assessment, reload: Callback<()>) -> 
             <textarea id=id rows="3" maxlength="4000" prop:value=move || value.get()
                 on:input=move |ev| value.set(event_target_value(&ev))></textarea>
         }
+        .into_any()
     };
     let kind_options = PHI_KINDS.iter().map(|(k, label)| ((*k).to_owned(), (*label).to_owned())).collect::<Vec<_>>();
-    view! {
-        <section class="panel" aria-labelledby="assessment-title">
-            <h2 id="assessment-title">"Risk assessment (45 CFR 164.402(2))"</h2>
-            <p class="muted">"An impermissible use or disclosure is presumed a breach unless these four factors show a low probability that the PHI was compromised. All four are needed before a decision."</p>
-            <form novalidate on:submit=submit id="assessment-form">
+    let factors_1_2 = view! {
                 <h3>"1. Nature and extent of the PHI involved"</h3>
                 <CheckList id="phi-kinds" legend="Kinds of PHI involved" options=kind_options chosen=kinds/>
                 {text("nature-extent", "Nature and extent (identifiers, how much, how sensitive)", nature)}
                 <h3>"2. The unauthorized person"</h3>
                 {text("unauthorized-person", "Who used the PHI or received it", person)}
+    }
+    .into_any();
+    let factors_3_4 = view! {
                 <h3>"3. Acquired or viewed"</h3>
                 <fieldset id="acquired-or-viewed">
                     <legend>"Was the PHI actually acquired or viewed?"</legend>
@@ -145,6 +146,9 @@ pub fn AssessmentForm(id: String, initial: Assessment, reload: Callback<()>) -> 
                 {text("acquired-detail", "What shows it", acquired_detail)}
                 <h3>"4. Mitigation"</h3>
                 {text("mitigation", "The extent to which the risk has been mitigated", mitigation)}
+    }
+    .into_any();
+    let encryption = view! {
                 <h3>"Encryption (unsecured PHI)"</h3>
                 <YesNo id="encrypted-at-rest" legend="Was the PHI involved encrypted at rest when it was taken?" value=encrypted/>
                 <YesNo id="keys-compromised" legend="Were the encryption keys compromised?" value=keys/>
@@ -155,11 +159,22 @@ pub fn AssessmentForm(id: String, initial: Assessment, reload: Callback<()>) -> 
                         _ => None,
                     }}
                 </div>
+    }
+    .into_any();
+    view! {
+        <section class="panel" aria-labelledby="assessment-title">
+            <h2 id="assessment-title">"Risk assessment (45 CFR 164.402(2))"</h2>
+            <p class="muted">"An impermissible use or disclosure is presumed a breach unless these four factors show a low probability that the PHI was compromised. All four are needed before a decision."</p>
+            <form novalidate on:submit=submit id="assessment-form">
+                {factors_1_2}
+                {factors_3_4}
+                {encryption}
                 <button class="button" type="submit">"Save assessment"</button>
             </form>
             <div class="form-alert" id="assessment-alert">{move || saved_status(save.value().get(), "Assessment saved.")}</div>
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -198,6 +213,7 @@ pub fn DecisionForm(id: String, current: Option<String>, safe_harbor: bool, relo
             <div class="form-alert" id="decision-alert">{move || saved_status(decide.value().get(), "Decision recorded.")}</div>
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -282,4 +298,5 @@ pub fn HhsForm(id: String, initial: HhsAnswers, reload: Callback<()>) -> impl In
             </div>
         </section>
     }
+    .into_any()
 }

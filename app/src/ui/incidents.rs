@@ -81,6 +81,7 @@ pub fn IncidentsPage() -> impl IntoView {
             </section>
         </RoleGate>
     }
+    .into_any()
 }
 
 #[component]
@@ -174,6 +175,7 @@ pub fn NewIncidentPage() -> impl IntoView {
             </section>
         </RoleGate>
     }
+    .into_any()
 }
 
 #[component]
@@ -199,6 +201,7 @@ pub fn IncidentPage() -> impl IntoView {
             </Transition>
         </RoleGate>
     }
+    .into_any()
 }
 
 #[component]
@@ -261,6 +264,7 @@ fn IncidentDetail(incident: IncidentView, refresh: RwSignal<u32>) -> impl IntoVi
         <DecisionForm id=id.clone() current=incident.decision.clone() safe_harbor=incident.safe_harbor reload/>
         <HhsForm id initial=incident.hhs.clone() reload/>
     }
+    .into_any()
 }
 
 #[component]
@@ -323,6 +327,7 @@ fn InvestigationLog(incident: IncidentView, reload: Callback<()>) -> impl IntoVi
             </div>
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -348,6 +353,7 @@ fn AffectedPatients(incident: IncidentView) -> impl IntoView {
             </ul>
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -368,4 +374,5 @@ fn AffectedRow(incident: String, patient: String, notified: bool) -> impl IntoVi
             Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
         })}
     }
+    .into_any()
 }

@@ -105,3 +105,28 @@ on_both_backends!(the_incident_server_functions_refuse_a_clinician, |backend| as
     let response = app.call_json("security/incidents", serde_json::json!({})).await;
     assert_eq!(response.status(), 401);
 });
+
+on_both_backends!(the_incident_pages_render_for_the_security_officer_and_refuse_a_clinician, |backend| async move {
+    let app = spawn_app(backend).await;
+    let (officer, officer_cookie) = app.signed_in(Role::SecurityOfficer).await;
+    let (_, clinician_cookie) = app.signed_in(Role::Clinician).await;
+    let (id, patient) = incident(&app, &officer).await;
+    let pages = [
+        ("/security/incidents".to_owned(), "Security incidents"),
+        ("/security/incidents/new".to_owned(), "New incident"),
+        (format!("/security/incidents/{id}"), "Risk assessment (45 CFR 164.402(2))"),
+    ];
+
+    for (path, heading) in &pages {
+        let page = get(&app, Some(&officer_cookie), path).await.text().await.unwrap();
+        assert!(page.contains(heading), "{path} as the security officer lacks {heading:?}");
+        assert!(!page.contains("id=\"not-allowed\""), "{path} refused the security officer");
+        let refused = get(&app, Some(&clinician_cookie), path).await.text().await.unwrap();
+        assert!(refused.contains("id=\"not-allowed\""), "{path} did not refuse a clinician");
+        assert!(!refused.contains(heading), "{path} showed a clinician {heading:?}");
+    }
+    // The incident's page names the affected patient by id only.
+    let detail = get(&app, Some(&officer_cookie), &pages[2].0).await.text().await.unwrap();
+    assert!(detail.contains(&patient.to_string()));
+    assert!(detail.contains("1 patient"));
+});
