@@ -141,7 +141,8 @@ mod tests {
     #[test]
     fn each_missing_factor_is_named() {
         assert_eq!(complete().missing(), None);
-        let cases: [(fn(&mut Assessment), &str); 6] = [
+        type Change = fn(&mut Assessment);
+        let cases: [(Change, &str); 6] = [
             (|a| a.phi_kinds.clear(), "nature_extent"),
             (|a| a.nature_extent = " ".into(), "nature_extent"),
             (|a| a.unauthorized_person.clear(), "unauthorized_person"),

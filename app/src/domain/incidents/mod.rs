@@ -32,6 +32,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use self::affected::{assign_alerts, snapshot, subject_and_window};
 use self::assessment::{Assessment, Decision};
 use self::deadlines::Deadlines;
 use self::hhs::HhsAnswers;
@@ -44,6 +45,9 @@ use super::entities::{incident, incident_patient, security_alert, security_note}
 use super::ids::{PatientId, UserId};
 
 const TABLE: &str = "incident";
+
+/// A time range of activity under investigation, both ends included.
+pub type Window = (DateTime<Utc>, DateTime<Utc>);
 const NOTE_TABLE: &str = "security_note";
 
 /// The clinic as the notices and the HHS report name it, from the settings.
@@ -92,7 +96,7 @@ pub struct NewIncident {
     pub alerts: Vec<Uuid>,
     /// By hand: the person whose activity is investigated, and the window.
     pub subject: Option<UserId>,
-    pub window: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    pub window: Option<Window>,
     /// Defaults to today (UTC).
     pub discovered: Option<NaiveDate>,
 }
@@ -137,7 +141,7 @@ pub struct AffectedPatient {
 pub struct Incident {
     pub summary: IncidentSummary,
     pub opened_by: UserId,
-    pub window: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    pub window: Option<Window>,
     pub alerts: Vec<AlertRef>,
     pub notes: Vec<Note>,
     pub affected: Vec<AffectedPatient>,
@@ -433,87 +437,6 @@ impl IncidentRepo {
             .all(conn)
             .await?)
     }
-}
-
-/// The person and window an incident investigates: those of its alerts (all about one person),
-/// or as given by hand.
-fn subject_and_window(
-    alerts: &[security_alert::Model],
-    subject: Option<UserId>,
-    window: Option<(DateTime<Utc>, DateTime<Utc>)>,
-) -> Result<(Option<UserId>, Option<(DateTime<Utc>, DateTime<Utc>)>), Error> {
-    let mut subject = subject;
-    let mut window = window;
-    for alert in alerts {
-        if let Some(actor) = alert.user_id.map(UserId) {
-            match subject {
-                Some(known) if known != actor => {
-                    return Err(Error::validation(
-                        "alert",
-                        "these alerts are about different people: open one incident per person",
-                    ));
-                }
-                _ => subject = Some(actor),
-            }
-        }
-        let start = alert.window_start.unwrap_or(alert.created_at);
-        let end = alert.window_end.unwrap_or(alert.created_at);
-        window = Some(match window {
-            Some((s, e)) => (s.min(start), e.max(end)),
-            None => (start, end),
-        });
-    }
-    if let Some((start, end)) = window
-        && start > end
-    {
-        return Err(Error::validation("window_end", "the window must end after it starts"));
-    }
-    if subject.is_some() && window.is_none() {
-        return Err(Error::validation("window_start", "give the window of activity to investigate"));
-    }
-    Ok((subject, window))
-}
-
-async fn assign_alerts<C: ConnectionTrait>(conn: &C, incident: Uuid, alerts: &[Uuid]) -> Result<(), Error> {
-    if alerts.is_empty() {
-        return Ok(());
-    }
-    security_alert::Entity::update_many()
-        .col_expr(security_alert::Column::IncidentId, Expr::value(incident))
-        .filter(security_alert::Column::Id.is_in(alerts.to_vec()))
-        .exec(conn)
-        .await?;
-    Ok(())
-}
-
-/// Adds the patients the audit log shows for `subject` in the window to the set; returns the
-/// size of the set.
-async fn snapshot<C: ConnectionTrait>(
-    conn: &C,
-    id: Uuid,
-    subject: UserId,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-) -> Result<usize, Error> {
-    let patients = affected::compute(conn, subject, start, end).await?;
-    let known: std::collections::BTreeSet<Uuid> = incident_patient::Entity::find()
-        .filter(incident_patient::Column::IncidentId.eq(id))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|p| p.patient_id)
-        .collect();
-    let fresh: Vec<_> = patients.iter().filter(|p| !known.contains(&p.0)).collect();
-    for chunk in fresh.chunks(500) {
-        incident_patient::Entity::insert_many(chunk.iter().map(|p| incident_patient::ActiveModel {
-            incident_id: Set(id),
-            patient_id: Set(p.0),
-            notified_at: Set(None),
-        }))
-        .exec_without_returning(conn)
-        .await?;
-    }
-    Ok(known.len() + fresh.len())
 }
 
 fn summary(key: &DataKey, row: &incident::Model, affected: usize) -> Result<IncidentSummary, Error> {
