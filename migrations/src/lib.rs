@@ -19,7 +19,7 @@ mod m20261201_000009_visit_delegates_and_task_leases;
 mod m20261201_000010_anonymous_budget;
 mod m20261201_000011_audit_key_versions;
 mod m20261201_000012_security_monitoring;
-mod m20261201_000013_incidents;
+mod m20261201_000014_incidents;
 
 pub struct Migrator;
 
@@ -39,7 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000010_anonymous_budget::Migration),
             Box::new(m20261201_000011_audit_key_versions::Migration),
             Box::new(m20261201_000012_security_monitoring::Migration),
-            Box::new(m20261201_000013_incidents::Migration),
+            Box::new(m20261201_000014_incidents::Migration),
         ]
     }
 }
