@@ -3,6 +3,7 @@
 #![recursion_limit = "256"]
 
 pub mod api;
+pub mod breach;
 pub mod clinical;
 pub mod error;
 pub mod ui;

@@ -20,6 +20,7 @@ mod m20261201_000010_anonymous_budget;
 mod m20261201_000011_audit_key_versions;
 mod m20261201_000012_security_monitoring;
 mod m20261201_000013_alert_acknowledged;
+mod m20261201_000014_incidents;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_audit_key_versions::Migration),
             Box::new(m20261201_000012_security_monitoring::Migration),
             Box::new(m20261201_000013_alert_acknowledged::Migration),
+            Box::new(m20261201_000014_incidents::Migration),
         ]
     }
 }

@@ -59,6 +59,8 @@ pub struct Settings {
     pub alerting: crate::alerting::AlertingSettings,
     #[serde(default)]
     pub monitoring: MonitoringSettings,
+    #[serde(default)]
+    pub incidents: IncidentSettings,
 }
 
 /// The security monitor (`app::domain::monitoring`): detectors over the audit log, run by one
@@ -205,6 +207,54 @@ impl VideoSettings {
             turn_secret: self.turn_secret.clone(),
             credential_ttl: chrono::Duration::minutes(minutes),
         })
+    }
+}
+
+/// Incident response: how breach notices and the HHS report name the clinic and its contact
+/// (45 CFR 164.404(c)(1)(E) asks for a toll-free number, an email and a postal address), and
+/// how often breach deadlines are checked.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct IncidentSettings {
+    pub street_address: String,
+    pub city: String,
+    pub state: String,
+    pub zip: String,
+    pub contact_name: String,
+    pub contact_phone: String,
+    pub contact_email: String,
+    /// One node per period checks the deadlines (lease `breach-deadlines`).
+    pub deadline_check_seconds: u64,
+}
+
+impl Default for IncidentSettings {
+    fn default() -> Self {
+        let contact = app::domain::incidents::ClinicContact::default();
+        Self {
+            street_address: contact.street_address,
+            city: contact.city,
+            state: contact.state,
+            zip: contact.zip,
+            contact_name: contact.contact_name,
+            contact_phone: contact.contact_phone,
+            contact_email: contact.contact_email,
+            deadline_check_seconds: 3600,
+        }
+    }
+}
+
+impl IncidentSettings {
+    pub fn contact(&self, clinic: &str) -> app::domain::incidents::ClinicContact {
+        app::domain::incidents::ClinicContact {
+            name: clinic.to_owned(),
+            street_address: self.street_address.clone(),
+            city: self.city.clone(),
+            state: self.state.clone(),
+            zip: self.zip.clone(),
+            contact_name: self.contact_name.clone(),
+            contact_phone: self.contact_phone.clone(),
+            contact_email: self.contact_email.clone(),
+        }
     }
 }
 
@@ -498,6 +548,7 @@ impl Settings {
             alerting: crate::alerting::AlertingSettings::default(),
             // Tests that need the detectors turn them on (or call `Monitor::run_once`).
             monitoring: MonitoringSettings { enabled: false, ..Default::default() },
+            incidents: IncidentSettings::default(),
         }
     }
 

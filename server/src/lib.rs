@@ -6,6 +6,7 @@ pub mod checkpoints;
 pub mod cli;
 pub mod config;
 pub mod health;
+pub mod incident_files;
 pub mod keys;
 pub mod middleware;
 pub mod signaling;

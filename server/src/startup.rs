@@ -64,6 +64,7 @@ pub async fn services(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Res
         let mailer: Arc<dyn Mailer> = Arc::new(SmtpMailer::new(&settings.reminders.smtp.domain())?);
         services.notices = services.notices.clone().with_mailer(mailer, &settings.clinic.name);
     }
+    services.incidents.contact = settings.incidents.contact(&settings.clinic.name);
     services.accounts.two_person_rule = settings.accounts.two_person_rule;
     services.accounts.link_ttl = chrono::Duration::hours(settings.auth.enrollment_ttl_hours);
     services.accounts.clinic = settings.clinic.name.clone();
@@ -164,6 +165,8 @@ pub fn router(
     let sessions = session_layer(&services, policy);
     let pages = Router::new()
         .route("/api/video/{appointment}/signal", get(crate::signaling::connect))
+        .route("/security/incidents/{id}/hhs-report.json", get(crate::incident_files::hhs_report))
+        .route("/security/incidents/{id}/letters/{file}", get(crate::incident_files::letter))
         .leptos_routes_with_context(
             &state,
             routes,
@@ -339,6 +342,29 @@ pub fn spawn_monitor(settings: &Settings, services: &Services) -> anyhow::Result
     }))
 }
 
+/// Raises `breach-deadline` alerts as breach-notification deadlines come near, on one node of
+/// the cluster per period (lease `breach-deadlines`).
+pub fn spawn_breach_deadlines(services: &Services, every: Duration) -> tokio::task::JoinHandle<()> {
+    use app::domain::incidents::BREACH_DEADLINES;
+    use app::domain::lease::TaskLease;
+    let lease = TaskLease::new(services.db.clone(), services.clock.clone(), BREACH_DEADLINES);
+    let incidents = services.incidents.clone();
+    let every = every.max(Duration::from_secs(1));
+    let period = chrono::Duration::from_std(every).unwrap_or(chrono::Duration::hours(1)) * 9 / 10;
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            match incidents.check_deadlines(&lease, period).await {
+                Ok(Some(0) | None) => {}
+                Ok(Some(raised)) => tracing::warn!(raised, "breach deadline alerts raised"),
+                Err(err) => tracing::error!(error = %err, "checking breach deadlines failed; will retry"),
+            }
+        }
+    })
+}
+
 /// A running server: its bound port and the future that serves it.
 pub struct Application {
     port: u16,
@@ -351,6 +377,7 @@ pub struct Application {
     sweeper: tokio::task::JoinHandle<()>,
     alerting: Option<tokio::task::JoinHandle<()>>,
     monitor: Option<tokio::task::JoinHandle<()>>,
+    deadlines: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -377,10 +404,24 @@ impl Application {
         let sweeper = spawn_session_sweeper(&services, Duration::from_secs(settings.auth.session_sweep_seconds));
         let alerting = crate::alerting::spawn(settings, &services)?;
         let monitor = if settings.monitoring.enabled { Some(spawn_monitor(settings, &services)?) } else { None };
+        let deadlines =
+            spawn_breach_deadlines(&services, Duration::from_secs(settings.incidents.deadline_check_seconds));
         let state = AppState { leptos_options: leptos_options(settings), services };
         let origin = AllowedOrigin(settings.public_url()?.origin());
         let router = router(state, HeaderPolicy { tls: settings.server.tls }, origin, proxies);
-        Ok(Self { port, listener, router, chainer, budget, reminders, signaling, sweeper, alerting, monitor })
+        Ok(Self {
+            port,
+            listener,
+            router,
+            chainer,
+            budget,
+            reminders,
+            signaling,
+            sweeper,
+            alerting,
+            monitor,
+            deadlines,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -393,6 +434,7 @@ impl Application {
         self.chainer.abort();
         self.budget.abort();
         self.sweeper.abort();
+        self.deadlines.abort();
         for task in [self.reminders, self.signaling, self.alerting, self.monitor].into_iter().flatten() {
             task.abort();
         }

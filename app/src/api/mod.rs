@@ -9,6 +9,7 @@ pub mod chart;
 pub mod codec;
 #[cfg(feature = "ssr")]
 pub mod context;
+pub mod incidents;
 pub mod input;
 pub mod messages;
 pub mod portal;

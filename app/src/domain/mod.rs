@@ -15,6 +15,7 @@ pub mod db;
 pub mod entities;
 pub mod health;
 pub mod ids;
+pub mod incidents;
 pub mod jobs;
 pub mod lease;
 pub mod messaging;

@@ -15,6 +15,7 @@ use super::break_glass::BreakGlassRepo;
 use super::care::CareRepo;
 use super::clock::Clock;
 use super::crypto::{BlindIndexer, DataKeys, KekProvider};
+use super::incidents::IncidentRepo;
 use super::messaging::MessageRepo;
 use super::monitoring::inbox::AlertInbox;
 use super::notices::AccountNotices;
@@ -50,6 +51,8 @@ pub struct Services {
     pub break_glass: BreakGlassRepo,
     /// The security officer's alert inbox.
     pub alerts: AlertInbox,
+    /// Incident response: investigation, affected patients, breach assessment and notices.
+    pub incidents: IncidentRepo,
     pub access_history: AccessHistory,
     pub schedule: ScheduleRepo,
     pub video: VideoRepo,
@@ -95,6 +98,7 @@ impl Services {
         let care = CareRepo::new(db.clone(), audit.clone(), clock.clone(), guard.clone());
         let break_glass = BreakGlassRepo::new(db.clone(), keys.clone(), audit.clone(), clock.clone(), guard.clone());
         let alerts = AlertInbox::new(db.clone(), keys.clone(), audit.clone(), clock.clone(), guard.clone());
+        let incidents = IncidentRepo::new(db.clone(), keys.clone(), audit.clone(), clock.clone(), guard.clone());
         let access_history = AccessHistory::new(db.clone(), audit.clone(), guard.clone());
         let schedule = ScheduleRepo::new(db.clone(), keys.clone(), audit.clone(), clock.clone(), guard.clone());
         let video = VideoRepo::new(db.clone(), keys.clone(), audit.clone(), clock.clone(), guard.clone());
@@ -129,6 +133,7 @@ impl Services {
             care,
             break_glass,
             alerts,
+            incidents,
             access_history,
             schedule,
             video,

@@ -14,6 +14,8 @@ mod enroll;
 mod entry_form;
 mod home;
 mod idle;
+mod incident_forms;
+mod incidents;
 mod layout;
 mod messages;
 mod portal;
@@ -38,6 +40,7 @@ use chart_page::ChartRoute;
 use dashboard::DashboardPage;
 use enroll::EnrollPage;
 use home::HomePage;
+use incidents::{IncidentPage, IncidentsPage, NewIncidentPage};
 use layout::{SessionResource, Shell};
 use messages::{ClinicianMessagesPage, ClinicianThreadPage, PortalMessagesPage, PortalThreadPage};
 use portal::PortalPage;
@@ -108,6 +111,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/security") ssr=SsrMode::Async view=SecurityPage/>
                     <Route path=path!("/security/alerts") ssr=SsrMode::Async view=alerts::AlertInboxPage/>
                     <Route path=path!("/security/alerts/:id") ssr=SsrMode::Async view=alerts::AlertDetailPage/>
+                    <Route path=path!("/security/incidents") ssr=SsrMode::Async view=IncidentsPage/>
+                    <Route path=path!("/security/incidents/new") ssr=SsrMode::Async view=NewIncidentPage/>
+                    <Route path=path!("/security/incidents/:id") ssr=SsrMode::Async view=IncidentPage/>
                 </Routes>
             </Shell>
         </Router>

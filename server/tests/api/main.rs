@@ -14,6 +14,7 @@ mod client_address;
 mod headers;
 mod health;
 mod helpers;
+mod incidents;
 mod lockout;
 mod logs;
 mod matrix;

@@ -172,6 +172,19 @@ pub fn decide_assignment(actor: &Actor, patient: PatientId, assignee: Assignee) 
     decision
 }
 
+/// May `actor` open one patient's demographics (name, address) to write the breach notice of an
+/// incident (45 CFR 164.404)? Only the security officer, and only for a patient in that
+/// incident's affected set, computed from the audit log: the incident is the purpose, so it
+/// bounds the access (minimum necessary, 164.502(b)). [`decide`] itself refuses this action,
+/// since it is never decided without knowing the set.
+pub fn decide_incident_patient(actor: &Actor, in_affected_set: bool) -> Decision {
+    match (actor.role, in_affected_set) {
+        (Role::SecurityOfficer, true) => Decision::allow("security-officer-breach-notice"),
+        (Role::SecurityOfficer, false) => Decision::deny("not-in-incident-affected-set"),
+        _ => Decision::deny("not-the-security-officer"),
+    }
+}
+
 /// May `actor` open the landing page of `page_role`? Each role has its own.
 pub fn decide_page(actor: &Actor, page_role: Role) -> Decision {
     if actor.role == page_role { Decision::allow("own-role-page") } else { Decision::deny("another-roles-page") }

@@ -384,3 +384,26 @@ fn an_admin_never_assigns_an_account_they_created() {
     // Seeding and CLI steps run as the system, which made every account it relates.
     assert_eq!(rule(&Actor::system(), true), Ok("system-maintenance"));
 }
+
+#[test]
+fn only_the_security_officer_opens_a_patient_of_an_incident_and_only_one_in_its_affected_set() {
+    let actor = |role| Actor { user_id: Some(UserId::new()), role, patient_id: None };
+    let cases = [
+        (Role::SecurityOfficer, true, Ok("security-officer-breach-notice")),
+        (Role::SecurityOfficer, false, Err("not-in-incident-affected-set")),
+        (Role::Clinician, true, Err("not-the-security-officer")),
+        (Role::Clinician, false, Err("not-the-security-officer")),
+        (Role::Admin, true, Err("not-the-security-officer")),
+        (Role::Patient, true, Err("not-the-security-officer")),
+        (Role::System, true, Err("not-the-security-officer")),
+        (Role::Anonymous, true, Err("not-the-security-officer")),
+    ];
+    for (role, in_set, want) in cases {
+        let got = decide_incident_patient(&actor(role), in_set);
+        let got = if got.allowed { Ok(got.rule) } else { Err(got.rule) };
+        assert_eq!(got, want, "{role:?} in_set={in_set}");
+    }
+    // Without the set, the general policy refuses it to everyone but the system.
+    let officer = actor(Role::SecurityOfficer);
+    assert!(!decide(&officer, Action::IncidentPatientOpen, None, Relationship::default()).allowed);
+}

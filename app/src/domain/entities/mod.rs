@@ -16,6 +16,8 @@ pub mod care_relationship;
 pub mod clinical_entry;
 pub mod data_key;
 pub mod enrollment;
+pub mod incident;
+pub mod incident_patient;
 pub mod job;
 pub mod message;
 pub mod message_attachment;
