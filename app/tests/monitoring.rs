@@ -17,6 +17,7 @@ use app::domain::monitoring::Monitor;
 use app::domain::monitoring::rules::{ClinicContext, WorkingHours};
 use app::domain::state::Services;
 use app::domain::test_support::audit_stream::{self as stream, DayPlan, Planted, SyntheticClinic};
+use app::domain::test_support::plant_auth;
 use app::domain::users::WorkforceIdentity;
 use app::on_both_backends;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
@@ -46,6 +47,9 @@ fn monitor(services: &Services, clock: &Arc<FixedClock>) -> Monitor {
 fn plan(events: usize) -> DayPlan {
     DayPlan { seed: 13, day: day(), events, clinicians: 4, patients_per_clinician: 4 }
 }
+
+const ACCESS_RULES: [&str; 6] =
+    ["bulk-access", "after-hours", "large-listing", "self-access", "unexplained-access", "probing"];
 
 /// One alert as the tables hold it: rule, actor, observed, its seqs and its patients.
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -94,6 +98,14 @@ struct Plants {
     planted: Vec<Planted>,
     /// What each planted alert must say: rule, observed count, the patients (hand-listed).
     expected: Vec<Stored>,
+    /// The sign-in, privilege and break-glass plants (their counts are proven rule by rule in
+    /// monitoring_auth_rules.rs): the rule and actor of each alert they must raise.
+    auth: Vec<(String, Option<UserId>)>,
+}
+
+fn on(date: (i32, u32, u32), h: u32) -> DateTime<Utc> {
+    let date = NaiveDate::from_ymd_opt(date.0, date.1, date.2).unwrap();
+    stream::local(&hours(), date, NaiveTime::from_hms_opt(h, 0, 0).unwrap())
 }
 
 /// Writes one incident of each access rule, each by its own actor, into `clinic`'s day.
@@ -114,6 +126,41 @@ async fn plant_all(services: &Services, clock: &FixedClock, clinic: &SyntheticCl
     let consent =
         stream::plant_consent_without_visit(db, audit, clock, at(14, 0), UserId::new(), consent_patient).await.unwrap();
     let probe = stream::plant_probing(db, audit, clock, at(15, 0), UserId::new()).await.unwrap();
+
+    let account = UserId::new();
+    let tried = plant_auth::plant_sign_in_failures_account(db, audit, at(8, 0), account).await.unwrap();
+    let from = plant_auth::plant_sign_in_failures_address(db, audit, at(8, 30), "203.0.113.7").await.unwrap();
+    let spray = plant_auth::plant_sign_in_spray(db, audit, at(9, 0), "203.0.113.99").await.unwrap();
+    let reenrolled =
+        plant_auth::plant_privilege_change(db, audit, at(16, 0), clinic.admin, UserId::new()).await.unwrap();
+    let (glass_clinician, glass_patient) = (clinic.clinicians[0], clinic.panels[0][0]);
+    // Monday 09:00, never reviewed: more than 24 hours old at the run on Tuesday night.
+    let unreviewed =
+        plant_auth::plant_break_glass_unreviewed(db, audit, on((2026, 11, 23), 9), glass_clinician, glass_patient)
+            .await
+            .unwrap();
+    // One a day, Tuesday to Friday of the week before, each reviewed: four in seven days.
+    let frequent_clinician = clinic.clinicians[1];
+    let frequent = plant_auth::plant_break_glass_frequent(
+        db,
+        audit,
+        on((2026, 11, 17), 10),
+        frequent_clinician,
+        clinic.panels[1][1],
+    )
+    .await
+    .unwrap();
+    let mut auth = vec![
+        ("sign-in-failures-account".to_owned(), Some(account)),
+        ("sign-in-failures-address".to_owned(), None),
+        ("sign-in-spray".to_owned(), None),
+        // Ten failures from the spraying address are also ten from one address.
+        ("sign-in-failures-address".to_owned(), None),
+        ("privilege-change".to_owned(), Some(clinic.admin)),
+        ("break-glass-unreviewed".to_owned(), Some(glass_clinician)),
+        ("break-glass-frequent".to_owned(), Some(frequent_clinician)),
+    ];
+    auth.sort();
 
     let sorted = |mut p: Vec<PatientId>| {
         p.sort();
@@ -138,7 +185,14 @@ async fn plant_all(services: &Services, clock: &FixedClock, clinic: &SyntheticCl
     ];
     let mut expected = expected;
     expected.sort();
-    Plants { planted: vec![bulk, night, listing, selfie, refusals, consent, probe], expected }
+    Plants {
+        planted: vec![
+            bulk, night, listing, selfie, refusals, consent, probe, tried, from, spray, reenrolled, unreviewed,
+            frequent,
+        ],
+        expected,
+        auth,
+    }
 }
 
 on_both_backends!(planted_incidents_each_raise_exactly_their_alert_once, |backend| async move {
@@ -146,12 +200,21 @@ on_both_backends!(planted_incidents_each_raise_exactly_their_alert_once, |backen
     let (services, _keys, clock) = test.services();
     let clinic = stream::normal_day(&services, &clock, &hours(), &plan(1500)).await.unwrap();
     let plants = plant_all(&services, &clock, &clinic).await;
-    assert_eq!(plants.planted.len(), 7);
+    // One of each rule of the registry.
+    let mut rules: Vec<&str> = plants.planted.iter().map(|p| p.rule).collect();
+    rules.sort_unstable();
+    rules.dedup();
+    assert_eq!(rules.len(), 12);
     let monitor = monitor(&services, &clock);
 
     let first = monitor.run_once(at(23, 59)).await.unwrap();
-    assert_eq!(first.raised.len(), 7, "{first:?}");
-    assert_eq!(stored(&services).await, plants.expected);
+    assert_eq!(first.raised.len(), 14, "{first:?}");
+    let (access, auth): (Vec<Stored>, Vec<Stored>) =
+        stored(&services).await.into_iter().partition(|a| ACCESS_RULES.contains(&a.rule.as_str()));
+    assert_eq!(access, plants.expected);
+    let mut auth: Vec<(String, Option<UserId>)> = auth.into_iter().map(|a| (a.rule, a.actor)).collect();
+    auth.sort();
+    assert_eq!(auth, plants.auth);
     type Window = (String, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
     let windows: Vec<Window> = security_alert::Entity::find()
         .filter(security_alert::Column::Kind.is_in(["bulk-access", "probing"]))
@@ -174,7 +237,7 @@ on_both_backends!(planted_incidents_each_raise_exactly_their_alert_once, |backen
     // The same rows again (a second period, a restart): nothing new.
     let second = monitor.run_once(at(23, 59)).await.unwrap();
     assert!(second.raised.is_empty(), "{second:?}");
-    assert_eq!(security_alert::Entity::find().count(&services.db).await.unwrap(), 7);
+    assert_eq!(security_alert::Entity::find().count(&services.db).await.unwrap(), 14);
 
     // Each run is audited as the system, with its counts.
     let runs: Vec<Option<String>> = audit_event::Entity::find()
@@ -192,9 +255,10 @@ on_both_backends!(planted_incidents_each_raise_exactly_their_alert_once, |backen
     assert_eq!(
         runs,
         vec![
-            Some("rules=6 findings=7 raised=7 raced=0".to_owned()),
-            // The second run sees only the first run's own audit row.
-            Some("rules=6 findings=0 raised=0 raced=0".to_owned()),
+            Some("rules=12 findings=14 raised=14 raced=0".to_owned()),
+            // The second run sees only the first run's own audit rows, and the unreviewed
+            // break-glass again (time, not a new row, makes it): found, and not raised twice.
+            Some("rules=12 findings=1 raised=0 raced=0".to_owned()),
         ]
     );
 });
@@ -239,8 +303,11 @@ async fn two_monitors_running_at_once_on_postgres_raise_each_alert_once() {
 
     let (ra, rb) = tokio::join!(a.run_once(at(23, 59)), b.run_once(at(23, 59)));
     let (ra, rb) = (ra.unwrap(), rb.unwrap());
-    assert_eq!(ra.raised.len() + rb.raised.len(), 7, "{ra:?} {rb:?}");
-    assert_eq!(stored(&services).await, plants.expected);
+    assert_eq!(ra.raised.len() + rb.raised.len(), 14, "{ra:?} {rb:?}");
+    let access: Vec<Stored> =
+        stored(&services).await.into_iter().filter(|a| ACCESS_RULES.contains(&a.rule.as_str())).collect();
+    assert_eq!(access, plants.expected);
+    assert_eq!(security_alert::Entity::find().count(&services.db).await.unwrap(), 14);
 
     // Through the lease, only one of the two runs in a period.
     stream::plant_probing(&services.db, &services.audit, &clock, at(23, 0), UserId::new()).await.unwrap();
@@ -250,7 +317,7 @@ async fn two_monitors_running_at_once_on_postgres_raise_each_alert_once() {
     let ran: Vec<_> = [ta.unwrap(), tb.unwrap()].into_iter().flatten().collect();
     assert_eq!(ran.len(), 1, "one node took the lease");
     assert_eq!(ran[0].raised.len(), 1);
-    assert_eq!(security_alert::Entity::find().count(&services.db).await.unwrap(), 8);
+    assert_eq!(security_alert::Entity::find().count(&services.db).await.unwrap(), 15);
 }
 
 /// Everything the process logs, at debug level, from every test of this binary.
