@@ -5,7 +5,7 @@ import { hydrated, ownServer, signInAs } from './people';
 // Sam Ito is the security officer. This spec uses up their one-time links, so it has a server of
 // its own, clear of the ports other specs' servers use.
 const MRN = 'E2E-0000000';
-const port = process.env.E2E_INCIDENTS_PORT ?? String(Number(process.env.E2E_PORT ?? '3100') + 15);
+const port = process.env.E2E_INCIDENTS_PORT ?? String(Number(process.env.E2E_PORT ?? '3100') + 16);
 const baseURL = `http://localhost:${port}`;
 let server: { linkDir: string; stop: () => void } | undefined;
 

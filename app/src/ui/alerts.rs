@@ -21,7 +21,8 @@ pub fn rule_label(rule: &str) -> &str {
         "bulk-access" => "Many patients opened",
         "after-hours" => "Access outside working hours",
         "large-listing" => "Large listing or export",
-        "failed-sign-in" => "Failed sign-ins",
+        "sign-in-failures-account" => "Failed sign-ins on one account",
+        "sign-in-failures-address" => "Failed sign-ins from one address",
         "sign-in-spray" => "Sign-ins tried on many accounts",
         "privilege-change" => "Privilege change",
         "break-glass-unreviewed" => "Emergency access not reviewed",
@@ -29,6 +30,7 @@ pub fn rule_label(rule: &str) -> &str {
         "self-access" => "Own or family record opened",
         "unexplained-access" => "Access with no clinical reason",
         "probing" => "Repeated refused accesses",
+        "breach-deadline" => "Breach notification deadline near",
         other => other,
     }
 }
@@ -87,7 +89,11 @@ pub fn AlertCountsPanel(counts: Resource<Result<AlertCountsView, AppError>>) -> 
                                 }
                             }).collect_view()}
                         </ul>
-                        <p><a class="button" href="/security/alerts" id="alert-inbox-link">"Open the alert inbox"</a></p>
+                        <p>
+                            <a class="button" href="/security/alerts" id="alert-inbox-link">"Open the alert inbox"</a>
+                            " "
+                            <a class="button" href="/security/incidents" id="incidents-link">"Incidents"</a>
+                        </p>
                     }.into_any(),
                 })}
             </Transition>
