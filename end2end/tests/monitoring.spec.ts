@@ -37,8 +37,8 @@ async function waitForAlert(page: Page, rule: string) {
   return row.first();
 }
 
-test('a burst of chart reads raises an alert the security officer reviews; a clinician is refused the inbox', async ({ browser }) => {
-  test.setTimeout(120_000);
+test('a burst of chart reads raises an alert the security officer reviews, turns into an incident, assesses and notifies; a clinician is refused the inbox', async ({ browser }) => {
+  test.setTimeout(180_000);
   const pageErrors: string[] = [];
   const linkDir = server!.linkDir;
 
@@ -118,6 +118,40 @@ test('a burst of chart reads raises an alert the security officer reviews; a cli
   await hydrated(officer);
   await officer.getByRole('link', { name: 'Open incident' }).click();
   await expect(officer).toHaveURL(new RegExp(`/security/incidents/new\\?alert=${alertId}$`));
+  await hydrated(officer);
+  await expect(officer.locator('#incident-from-alerts li')).toHaveText([alertId]);
+  await officer.getByLabel('Title').fill('Burst of chart reads');
+  await officer.getByRole('button', { name: 'Open incident' }).click();
+  await expect(officer).toHaveURL(/\/security\/incidents\/[0-9a-f-]{36}$/);
+  await hydrated(officer);
+  await expect(officer.locator('#incident-alerts')).toContainText(alertId);
+  // The affected patients, computed from the audit log for that actor and window: the charts
+  // the burst opened (ids only until one is opened for its notice).
+  const affected = (await officer.locator('#affected-patients li').allTextContents()).join(' ');
+  for (const id of patients) expect(affected).toContain(id);
+
+  // The four-factor assessment, then the decision, and one notification letter.
+  await officer.getByLabel('Your name, date of birth and sex', { exact: false }).check();
+  await officer.getByLabel(/Nature and extent/).fill('Charts opened in full, no visit behind them');
+  await officer.getByLabel('Who used the PHI or received it').fill('A clinician of the clinic');
+  await officer.getByLabel('Viewed only').check();
+  await officer.getByLabel('The extent to which the risk has been mitigated').fill('Account disabled, access reviewed');
+  await officer.locator('#encrypted-at-rest-no').check();
+  await officer.locator('#keys-compromised-no').check();
+  await officer.getByRole('button', { name: 'Save assessment' }).click();
+  await expect(officer.locator('#assessment-alert')).toContainText('Assessment saved.');
+  await officer.getByLabel('Breach', { exact: true }).check();
+  await officer.getByRole('button', { name: 'Record decision' }).click();
+  await expect(officer.locator('#incident-decision')).toHaveText('Breach');
+  const first = patients[0];
+  const [download] = await Promise.all([
+    officer.waitForEvent('download'),
+    officer.locator('#affected-patients li', { hasText: first }).getByRole('link', { name: /Download the letter/ }).click(),
+  ]);
+  expect(download.suggestedFilename()).toBe(`breach-notice-${first}.html`);
+  const chunks: Buffer[] = [];
+  for await (const chunk of await download.createReadStream()) chunks.push(chunk as Buffer);
+  expect(Buffer.concat(chunks).toString('utf8')).toContain('Notice of a breach of your health information');
 
   await dana.context.close();
   await sam.context.close();

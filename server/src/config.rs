@@ -771,7 +771,8 @@ mod tests {
         assert_eq!(
             settings.check().unwrap_err().to_string(),
             "monitoring.rules.bulk-acess is not a rule; the rules are: bulk-access, after-hours, large-listing, \
-             self-access, unexplained-access, probing"
+             self-access, unexplained-access, probing, sign-in-failures-account, sign-in-failures-address, \
+             sign-in-spray, privilege-change, break-glass-unreviewed, break-glass-frequent"
         );
         let settings = with_base("[clinic]\nname = \"C\"\ntime_zone = \"UTC\"\nworking_hours = \"19:00-07:00\"");
         assert!(settings.check().unwrap_err().to_string().contains("clinic.working_hours"));
