@@ -472,3 +472,53 @@ on_both_backends!(a_run_whose_audit_row_cannot_be_written_raises_nothing_and_ski
     let raised: Vec<(&str, Option<UserId>)> = report.raised.iter().map(|r| (r.rule, r.actor)).collect();
     assert_eq!(raised, vec![("probing", probe.actor)]);
 });
+
+// A critical finding is answered by the run that raised it: within one detector period the
+// account is disabled and the alert says so (its sessions ending, and enabling waiting for
+// the alert to close, are proven in monitoring_response.rs and the HTTP tests).
+on_both_backends!(a_critical_burst_disables_the_account_in_the_run_that_raised_it, |backend| async move {
+    use app::domain::entities::app_user;
+    use app::domain::monitoring::rules::{self, RuleSettings};
+    let test = TestDb::new(backend).await;
+    let (services, _keys, clock) = test.services();
+    let clinician = user_of(&staff(&services, Role::Clinician, "Dr Burst").await);
+    let clinic = ClinicContext { hours: hours() };
+    let chosen: Vec<(Box<dyn rules::Rule>, RuleSettings)> = rules::registry(&clinic)
+        .into_iter()
+        .map(|rule| {
+            let mut settings = rules::default_settings(rule.name()).unwrap();
+            if rule.name() == "bulk-access" {
+                settings.critical_at = Some(40);
+            }
+            (rule, settings)
+        })
+        .collect();
+    let monitor = Monitor::new(services.db.clone(), services.audit.clone(), clock.clone() as Arc<dyn Clock>, chosen);
+    let patients: Vec<PatientId> = (0..45).map(|_| PatientId::new()).collect();
+    stream::plant_bulk_access(&services.db, &services.audit, &clock, at(10, 0), clinician, &patients).await.unwrap();
+
+    let report = monitor.run_once(at(10, 30)).await.unwrap();
+    let raised: Vec<(&str, &str)> = report.raised.iter().map(|r| (r.rule, r.severity.as_str())).collect();
+    assert_eq!(raised, vec![("bulk-access", "high"), ("bulk-access", "critical")]);
+    let account = app_user::Entity::find_by_id(clinician.0).one(&services.db).await.unwrap().unwrap();
+    assert_eq!(account.status, "disabled");
+    let responses: Vec<(String, Option<String>)> = security_alert::Entity::find()
+        .order_by_asc(security_alert::Column::Severity)
+        .all(&services.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.severity, a.response))
+        .collect();
+    assert_eq!(
+        responses,
+        vec![("critical".to_owned(), Some("account-disabled".to_owned())), ("high".to_owned(), None)]
+    );
+    let disabled = audit_event::Entity::find()
+        .filter(audit_event::Column::Action.eq("user.disable"))
+        .filter(audit_event::Column::ResourceId.eq(clinician.to_string()))
+        .count(&services.db)
+        .await
+        .unwrap();
+    assert_eq!(disabled, 1);
+});

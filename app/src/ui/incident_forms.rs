@@ -87,15 +87,12 @@ pub fn AssessmentForm(id: String, initial: Assessment, reload: Callback<()>) -> 
     let mitigation = RwSignal::new(initial.mitigation);
     let encrypted = RwSignal::new(initial.encrypted_at_rest);
     let keys = RwSignal::new(initial.keys_compromised);
+    // No reload after a save: it would rebuild this form and lose the "saved" notice; the
+    // answers on screen are what was saved, and the decision reads them on the server.
+    let _ = reload;
     let save = Action::new(move |answers: &Assessment| {
         let (id, answers) = (id.clone(), answers.clone());
-        async move {
-            let result = save_incident_assessment(id, answers).await;
-            if result.is_ok() {
-                reload.run(());
-            }
-            result
-        }
+        async move { save_incident_assessment(id, answers).await }
     });
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
