@@ -53,7 +53,7 @@ test('the bootstrap admin enrolls a passkey, signs in without a user name, and s
   // The admin invites a clinician: the link is not shown to the admin, and nothing happens until
   // a second person approves.
   await page.getByLabel('Role').selectOption('clinician');
-  await page.getByLabel('Name').fill('Dr Synthetic Clinician');
+  await page.getByLabel('Name', { exact: true }).fill('Dr Synthetic Clinician');
   await page.getByLabel('Email').fill('dr.synthetic@clinic.test');
   await page.getByRole('button', { name: 'Invite' }).click();
   const invited = page.getByRole('region', { name: 'Invite someone' });
@@ -102,7 +102,7 @@ test('the bootstrap admin enrolls a passkey, signs in without a user name, and s
   // A patient account, linked to the patient's record by MRN: listed by MRN, never by name; its
   // link goes to the patient (here through the operator); the portal, and nothing else.
   await page.getByLabel('Role').selectOption('patient');
-  await page.getByLabel('Name').fill('Synthetic Patient');
+  await page.getByLabel('Name', { exact: true }).fill('Synthetic Patient');
   await page.getByLabel("Patient's MRN").fill('E2E-0000009');
   await page.getByRole('button', { name: 'Invite' }).click();
   await expect(invited.locator('#account-change')).toContainText('No mail relay');
