@@ -62,6 +62,7 @@ async fn main() -> Result<()> {
             bail!("PostgreSQL is unreachable ({err}): CI=true requires it")
         }
         Err(err) => {
+            // allow-print: the bench reports its figures on stdout
             println!("postgres  skipped: unreachable ({err}); set BENCH_POSTGRES_URL to measure it");
             return Ok(());
         }
@@ -100,6 +101,7 @@ async fn run(backend: &str, url: &str, rows: u64) -> Result<()> {
 
     let began = Instant::now();
     insert(&db, &mut rng, start, rows).await?;
+    // allow-print
     println!("{backend:<9} inserted {rows} audit rows in {:.1} s", began.elapsed().as_secs_f64());
 
     let days: Vec<String> = ["mon", "tue", "wed", "thu", "fri"].map(str::to_owned).to_vec();
@@ -112,6 +114,7 @@ async fn run(backend: &str, url: &str, rows: u64) -> Result<()> {
         let scan = Scan { after_seq: 0, up_to_seq: up_to, now, settings };
         let began = Instant::now();
         let found = rule.scan(&db, &scan).await?;
+        // allow-print
         println!(
             "{backend:<9} {:<20} {:>8.2} s  {:>6} findings",
             rule.name(),
@@ -126,6 +129,7 @@ async fn run(backend: &str, url: &str, rows: u64) -> Result<()> {
     let monitor = Monitor::with_defaults(db.clone(), audit, clock, &clinic)?;
     let began = Instant::now();
     let report = monitor.run_once(now).await?;
+    // allow-print
     println!(
         "{backend:<9} first run, all rules   {:>8.2} s  {} raised over {} rows",
         began.elapsed().as_secs_f64(),
@@ -135,6 +139,7 @@ async fn run(backend: &str, url: &str, rows: u64) -> Result<()> {
     insert(&db, &mut rng, now - Duration::hours(1), 1_000).await?;
     let began = Instant::now();
     let report = monitor.run_once(now + Duration::minutes(1)).await?;
+    // allow-print
     println!(
         "{backend:<9} next run, 1000 new rows {:>7.3} s  {} raised",
         began.elapsed().as_secs_f64(),
