@@ -74,10 +74,34 @@ impl AuditLog {
         ctx: &AuditContext,
         entry: AuditEntry,
     ) -> Result<(), Error> {
+        self.insert(conn, ctx, entry, self.clock.now()).await.map(|_| ())
+    }
+
+    /// Appends one row stamped `at` instead of the clock's now, for synthetic audit streams in
+    /// tests (a planted incident days ago). Never in the product: the log's times are its own.
+    #[cfg(feature = "test-support")]
+    pub async fn append_at<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        ctx: &AuditContext,
+        entry: AuditEntry,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<i64, Error> {
+        self.insert(conn, ctx, entry, at).await
+    }
+
+    /// Builds the row, MACs it and inserts it; its sequence number.
+    async fn insert<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        ctx: &AuditContext,
+        entry: AuditEntry,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<i64, Error> {
         let mut row = audit_event::Model {
             seq: 0,
             id: Uuid::now_v7(),
-            occurred_at: self.clock.now(),
+            occurred_at: at,
             actor_user_id: ctx.actor.user_id.map(|id| id.0),
             actor_role: ctx.actor.role.as_str().to_owned(),
             patient_id: entry.patient_id,
@@ -104,11 +128,11 @@ impl AuditLog {
             .to_vec();
         let mut active = audit_event::ActiveModel::from(row).reset_all();
         active.seq = NotSet;
-        active.insert(conn).await.map_err(|err| {
+        let inserted = active.insert(conn).await.map_err(|err| {
             tracing::error!(error = %err, "audit row could not be written; the access is refused");
             Error::Internal(anyhow::Error::new(err).context("audit append failed"))
         })?;
-        Ok(())
+        Ok(inserted.seq)
     }
 
     pub fn event_mac(&self) -> &EventMac {

@@ -8,12 +8,11 @@
 //! the log's clock.
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{ActiveModelTrait, ActiveValue::NotSet, DatabaseConnection};
+use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use crate::domain::Error;
 use crate::domain::audit::{Action, Actor, AuditContext, AuditEntry, AuditLog, Outcome, Purpose, Role};
-use crate::domain::entities::audit_event;
 use crate::domain::ids::{PatientId, UserId};
 use crate::domain::monitoring::rules::{
     break_glass_frequent, break_glass_unreviewed, privilege_change, sign_in_failures_account, sign_in_failures_address,
@@ -30,31 +29,7 @@ pub async fn append_at(
     entry: AuditEntry,
     at: DateTime<Utc>,
 ) -> Result<i64, Error> {
-    let mac = audit.event_mac();
-    let mut row = audit_event::Model {
-        seq: 0,
-        id: Uuid::now_v7(),
-        occurred_at: at,
-        actor_user_id: ctx.actor.user_id.map(|id| id.0),
-        actor_role: ctx.actor.role.as_str().to_owned(),
-        patient_id: entry.patient_id,
-        action: entry.action.as_str().to_owned(),
-        resource_type: entry.resource_type.to_owned(),
-        resource_id: entry.resource_id,
-        outcome: entry.outcome.as_str().to_owned(),
-        rule: entry.rule,
-        purpose: Some(ctx.purpose.as_str().to_owned()),
-        justification: ctx.justification.clone(),
-        ip: ctx.ip.clone(),
-        user_agent: ctx.user_agent.clone(),
-        request_id: ctx.request_id.clone(),
-        mac: Vec::new(),
-        key_version: mac.active_version(),
-    };
-    row.mac = mac.compute(&row).map_err(|err| Error::Internal(anyhow::Error::new(err)))?.to_vec();
-    let mut active = audit_event::ActiveModel::from(row).reset_all();
-    active.seq = NotSet;
-    Ok(active.insert(db).await?.seq)
+    audit.append_at(db, ctx, entry, at).await
 }
 
 fn context(user: Option<UserId>, role: Role, purpose: Purpose, ip: &str) -> AuditContext {
