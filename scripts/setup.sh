@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the project needs on a fresh machine, skipping what is already there:
 # the wasm32 target, cargo-leptos, wasm-bindgen (the exact version in Cargo.lock), the npm
-# packages of end2end/ (wasm-opt via binaryen, Playwright) and Debian's Chromium.
+# packages of end2end/ (wasm-opt via binaryen, Playwright), Debian's Chromium, HAProxy, wrk,
+# testssl.sh and jq, and checkov and python-hcl2 from PyPI.
 # Nothing is downloaded from outside the package registries and rustup.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -39,10 +40,23 @@ if [[ ! -x end2end/node_modules/.bin/wasm-opt || ! -d end2end/node_modules/@play
   cp end2end/package-lock.json end2end/node_modules/.package-lock.json.installed
 fi
 
-if [[ ! -x /usr/bin/chromium ]]; then
-  step "installing Debian's Chromium for the browser tests"
+# Debian's packages: Chromium for the browser tests; HAProxy, wrk and testssl.sh for the
+# deployment checks (two nodes behind a real proxy under load, the TLS scan); jq reads JSON.
+DEBIAN_PACKAGES=(chromium fonts-dejavu-core haproxy wrk testssl.sh jq)
+missing=()
+for package in "${DEBIAN_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+  step "installing Debian packages: ${missing[*]}"
   SUDO=""
   [[ "$(id -u)" == 0 ]] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq -o DPkg::Lock::Timeout=600 "${missing[@]}" >/dev/null
 fi
+
+# PyPI tools for the static deployment checks (checkov, python-hcl2), each in a virtualenv
+# cached by its pinned version.
+source "$ROOT/scripts/py-tools.sh"
+py_tool checkov >/dev/null
+py_tool hcl2 >/dev/null

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The README's test command, and everything CI runs: formatting, clippy per package and target,
-# unit, repository and HTTP tests on SQLite and PostgreSQL, the release build with its WASM
-# bundle, Playwright in Debian's Chromium, and the run command brought up from this tree.
+# the deployment files checked statically (checkov, python-hcl2, systemd-analyze), unit,
+# repository and HTTP tests on SQLite and PostgreSQL, the release build with its precompressed
+# WASM bundle, Playwright in Debian's Chromium, the TLS scan, two nodes behind HAProxy under
+# load, and the run command brought up from this tree.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -25,6 +27,10 @@ fi
 step "cargo fmt --check"
 cargo fmt --all --check
 
+step "deployment files, statically: the container image, the systemd unit, the AWS Terraform"
+bash scripts/check-deploy-static.sh
+bash scripts/check-terraform.sh
+
 step "clippy, per package and target (-D warnings)"
 cargo clippy -p migrations --all-targets -- -D warnings
 cargo clippy -p app --features test-support --all-targets -- -D warnings
@@ -35,13 +41,21 @@ cargo clippy -p frontend --lib --target wasm32-unknown-unknown -- -D warnings
 step "unit, repository and HTTP tests on SQLite and PostgreSQL"
 cargo test -p migrations -p app -p server --features app/test-support 2>&1 | tee "$LOG_DIR/cargo-test.log"
 
-step "release build: server and WASM bundle"
-cargo leptos build --release
+step "release build: server and WASM bundle, precompressed (brotli and gzip)"
+cargo leptos build --release --precompress
 wasm="target/site/pkg/clinic.wasm"
-printf 'WASM bundle: %s bytes raw, %s bytes gzip -9\n' "$(stat -c %s "$wasm")" "$(gzip -9c "$wasm" | wc -c)"
+[[ -s "$wasm.br" && -s "$wasm.gz" ]] || die "the release build wrote no precompressed bundle ($wasm.br, $wasm.gz)"
+printf 'WASM bundle: %s bytes raw; on the wire %s bytes brotli, %s bytes gzip\n' \
+  "$(stat -c %s "$wasm")" "$(stat -c %s "$wasm.br")" "$(stat -c %s "$wasm.gz")"
 
 step "browser tests (Playwright, Debian's Chromium)"
 (cd end2end && playwright test) 2>&1 | tee "$LOG_DIR/playwright.log"
+
+step "TLS scan of the release server (testssl.sh)"
+bash scripts/tls-check.sh
+
+step "two release nodes behind HAProxy under load: one killed, one stopped gracefully"
+bash scripts/proxy-load.sh
 
 step "the README's run command, from this tree"
 smoke="$(mktemp -d)"

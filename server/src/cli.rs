@@ -63,6 +63,23 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Exit 0 when this host's server answers ready on /readyz, 1 otherwise: a container
+    /// health check that needs no shell or curl.
+    Healthcheck {
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 5)]
+        timeout_seconds: u64,
+    },
+    /// Write a self-signed certificate and key for local TLS (cert.pem, key.pem mode 0600).
+    DevCert {
+        #[arg(long, default_value = "data/tls")]
+        dir: std::path::PathBuf,
+        /// Names and addresses the certificate is for.
+        #[arg(long = "host", default_values_t = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()])]
+        hosts: Vec<String>,
+        #[arg(long, default_value_t = 90)]
+        days: u32,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -121,6 +138,25 @@ pub enum KeysCommand {
 }
 
 pub async fn run(cli: Cli) -> ExitCode {
+    // Needs no settings: it makes the files the TLS settings then name.
+    if let Some(Command::DevCert { dir, hosts, days }) = &cli.command {
+        return match crate::tls::dev_cert::write(dir, hosts, *days) {
+            Ok(written) => {
+                println!("certificate: {}", written.cert_file.display());
+                println!("key (mode 0600): {}", written.key_file.display());
+                println!(
+                    "serve with APP_SERVER__TLS__CERT_FILE={} APP_SERVER__TLS__KEY_FILE={} and an https public_url",
+                    written.cert_file.display(),
+                    written.key_file.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let settings = match Settings::load(&config::config_dir()) {
         Ok(settings) => settings,
         Err(err) => {
@@ -144,10 +180,15 @@ async fn execute(command: Command, settings: &Settings) -> anyhow::Result<ExitCo
     match command {
         Command::Serve => {
             let app = Application::build(settings).await?;
-            tracing::info!(address = %settings.address(), port = app.port(), "serving");
-            eprintln!("Clinic is up at http://{}:{}/", settings.server.host, app.port());
+            let scheme = if app.tls() { "https" } else { "http" };
+            tracing::info!(address = %settings.address(), port = app.port(), tls = app.tls(), "serving");
+            eprintln!("Clinic is up at {scheme}://{}:{}/", settings.server.host, app.port());
             app.run_until_stopped().await?;
         }
+        Command::Healthcheck { timeout_seconds } => {
+            return Ok(healthcheck(settings, std::time::Duration::from_secs(timeout_seconds)).await);
+        }
+        Command::DevCert { .. } => anyhow::bail!("dev-cert runs before the settings are loaded"),
         Command::Migrate => {
             startup::services(settings, clock).await?;
             println!("migrations are current");
@@ -489,4 +530,39 @@ fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     options.open(path)?.write_all(text.as_bytes())
+}
+
+/// GET /readyz on this host's own listener: exit 0 on 200, 1 on anything else. Over TLS the
+/// certificate is not checked: this probe talks to loopback only, to the server on this host,
+/// and must work with a self-signed or not-yet-renewed certificate.
+async fn healthcheck(settings: &Settings, timeout: std::time::Duration) -> ExitCode {
+    let host = match settings.server.host.as_str() {
+        "0.0.0.0" | "" => "127.0.0.1".to_owned(),
+        "::" | "[::]" => "[::1]".to_owned(),
+        host if host.contains(':') && !host.starts_with('[') => format!("[{host}]"),
+        host => host.to_owned(),
+    };
+    let scheme = if settings.server.tls.in_process() { "https" } else { "http" };
+    let url = format!("{scheme}://{host}:{}/readyz", settings.server.port);
+    let client = match reqwest::Client::builder().timeout(timeout).danger_accept_invalid_certs(true).build() {
+        Ok(client) => client,
+        Err(err) => {
+            eprintln!("unhealthy: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match client.get(&url).send().await {
+        Ok(response) if response.status() == reqwest::StatusCode::OK => {
+            println!("ready");
+            ExitCode::SUCCESS
+        }
+        Ok(response) => {
+            eprintln!("not ready: {url} answered {}", response.status());
+            ExitCode::FAILURE
+        }
+        Err(err) => {
+            eprintln!("unhealthy: {url}: {err}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -355,7 +355,12 @@ fn default_environment() -> Environment {
 pub struct ServerSettings {
     pub host: String,
     pub port: u16,
-    pub tls: bool,
+    /// `[server.tls]`: certificates, or a proxy that terminates TLS in front.
+    #[serde(default)]
+    pub tls: crate::tls::TlsSettings,
+    /// On SIGTERM: how long in-flight requests may take to finish before the node exits.
+    #[serde(default = "default_shutdown_grace")]
+    pub shutdown_grace_seconds: u64,
     pub site_root: String,
     /// Where people reach the app; its host is the WebAuthn relying party id, and its scheme,
     /// host and port are the only origin server functions accept.
@@ -383,6 +388,10 @@ fn list_or_commas<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<V
             text.split(',').map(str::trim).filter(|entry| !entry.is_empty()).map(str::to_owned).collect()
         }
     })
+}
+
+fn default_shutdown_grace() -> u64 {
+    20
 }
 
 fn default_forwarded_header() -> String {
@@ -510,7 +519,8 @@ impl Settings {
             server: ServerSettings {
                 host: "127.0.0.1".into(),
                 port: 0,
-                tls: false,
+                tls: crate::tls::TlsSettings::default(),
+                shutdown_grace_seconds: default_shutdown_grace(),
                 site_root: "target/site".into(),
                 public_url: "http://localhost:3000".into(),
                 trusted_proxies: Vec::new(),
@@ -577,8 +587,20 @@ impl Settings {
         }
         let url = url::Url::parse(&self.server.public_url)
             .map_err(|_| ConfigError::Invalid("server.public_url is not a URL".to_owned()))?;
-        if self.environment == Environment::Production && url.scheme() != "https" {
+        let production = self.environment == Environment::Production;
+        if let Some(problem) =
+            self.server.tls.problem(!self.server.trusted_proxies.is_empty(), url.scheme() == "https", production)
+        {
+            return Err(ConfigError::Invalid(problem));
+        }
+        if production && url.scheme() != "https" {
             return Err(ConfigError::Invalid("server.public_url must be https in production".to_owned()));
+        }
+        if !(1..=600).contains(&self.server.shutdown_grace_seconds) {
+            return Err(ConfigError::Invalid(format!(
+                "server.shutdown_grace_seconds must be between 1 and 600, not {}",
+                self.server.shutdown_grace_seconds
+            )));
         }
         if self.auth.idle_timeout_minutes <= 0 || self.auth.absolute_timeout_hours <= 0 {
             return Err(ConfigError::Invalid("auth timeouts must be above 0".to_owned()));
@@ -700,7 +722,7 @@ mod tests {
     fn trusted_proxies_come_as_a_list_or_as_one_comma_separated_variable() {
         let server = |proxies: serde_json::Value| {
             serde_json::from_value::<ServerSettings>(serde_json::json!({
-                "host": "127.0.0.1", "port": 3000, "tls": false, "site_root": "target/site",
+                "host": "127.0.0.1", "port": 3000, "site_root": "target/site",
                 "public_url": "http://localhost:3000", "trusted_proxies": proxies
             }))
             .unwrap()

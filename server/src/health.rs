@@ -16,6 +16,8 @@ pub struct ReadyBody {
     migrations_current: bool,
     keys_loaded: bool,
     audit_chainer: bool,
+    /// Shutting down: the load balancer should send nothing new here.
+    draining: bool,
 }
 
 pub async fn healthz() -> &'static str {
@@ -26,11 +28,18 @@ pub async fn readyz(State(services): State<Services>) -> (StatusCode, Json<Ready
     let readiness = health::check(&services).await;
     let code = if readiness.ready() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let body = ReadyBody {
-        status: if readiness.ready() { "ready" } else { "not ready" },
+        status: if readiness.ready() {
+            "ready"
+        } else if readiness.draining {
+            "draining"
+        } else {
+            "not ready"
+        },
         database: readiness.database,
         migrations_current: readiness.migrations_current,
         keys_loaded: readiness.keys_loaded,
         audit_chainer: readiness.audit_chainer,
+        draining: readiness.draining,
     };
     (code, Json(body))
 }

@@ -9,6 +9,8 @@ pub mod health;
 pub mod incident_files;
 pub mod keys;
 pub mod middleware;
+pub mod serve;
 pub mod signaling;
 pub mod startup;
 pub mod telemetry;
+pub mod tls;

@@ -15,8 +15,10 @@ use rand::RngCore;
 
 #[derive(Clone, Copy, Debug)]
 pub struct HeaderPolicy {
-    /// Served over TLS: send HSTS.
+    /// Served over TLS (by this server or the proxy in front): send HSTS, mark cookies Secure.
     pub tls: bool,
+    /// A trusted proxy terminates TLS: believe its forwarded scheme.
+    pub proxy_terminates_tls: bool,
 }
 
 pub fn mint_nonce() -> String {
@@ -51,10 +53,48 @@ pub async fn security_headers(State(policy): State<HeaderPolicy>, mut request: R
         headers
             .insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=63072000; includeSubDomains"));
     }
-    // The bundle holds no PHI and may be revalidated; everything else is never stored.
+    // The bundle holds no PHI: kept by the browser and revalidated (a 304, no body) on each
+    // load, so a repeat visit downloads no WASM yet a new release is picked up at once.
+    // Everything else is never stored.
     let cache = if is_static { "no-cache" } else { "no-store" };
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    if is_static {
+        headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
     response
+}
+
+/// Behind a TLS-terminating proxy: what it says about the client's scheme, from the trusted
+/// proxies only.
+#[derive(Clone, Debug)]
+pub struct ProxyScheme {
+    pub proxies: app::domain::client_address::TrustedProxies,
+    /// The public origin (`https://clinic.example.org`) redirects go to.
+    pub origin: String,
+    pub enforce: bool,
+}
+
+/// A request the trusted proxy says came over plain HTTP is sent to https (308, same path),
+/// built from the public URL rather than the request's Host.
+pub async fn https_behind_proxy(
+    State(scheme): State<std::sync::Arc<ProxyScheme>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if scheme.enforce {
+        let peer = request.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|info| info.0);
+        let proto = peer.and_then(|peer| scheme.proxies.forwarded_proto(peer.ip(), request.headers()));
+        if proto.as_deref() == Some("http") {
+            let path = request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
+            let location = format!("{}{path}", scheme.origin);
+            if let Ok(location) = HeaderValue::from_str(&location) {
+                let mut response = http::StatusCode::PERMANENT_REDIRECT.into_response();
+                response.headers_mut().insert(header::LOCATION, location);
+                return response;
+            }
+        }
+    }
+    next.run(request).await
 }
 
 /// Attributes each request to its real client (see `app::domain::client_address`): the TCP

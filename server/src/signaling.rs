@@ -8,8 +8,10 @@
 //!
 //! Every `video.session_check_ms` an open socket re-reads its session from the store and asks
 //! the access policy again; when either says no, the socket is closed with a close code
-//! (4401 signed out, 4403 no longer allowed, 1011 the check failed). Holding the socket open
-//! is not activity: automatic logoff ends an idle session during a call too.
+//! (4401 signed out, 4403 no longer allowed, 1011 the check failed). A node shutting down
+//! closes its sockets with 1012, and browsers reconnect (through the balancer, to another
+//! node). Holding the socket open is not activity: automatic logoff ends an idle session
+//! during a call too.
 //!
 //! [`VideoRepo::send`]: app::domain::telemedicine::VideoRepo::send
 
@@ -35,6 +37,9 @@ const SIGNED_OUT: u16 = 4401;
 const NOT_ALLOWED: u16 = 4403;
 /// Close code sent when the check itself failed: the socket closes rather than stay open unchecked.
 const CHECK_FAILED: u16 = 1011;
+/// Close code sent when this node is shutting down (RFC 6455 "Service Restart"): the browser
+/// reconnects at once, and the load balancer sends it to another node.
+pub const RECONNECT: u16 = 1012;
 
 #[derive(Debug, Deserialize)]
 pub struct Resume {
@@ -148,6 +153,8 @@ async fn run(
     start: i64,
     resumed: bool,
 ) {
+    // Counted, so that a node shutting down waits for this socket's close frame to go out.
+    let _open = services.lifecycle.open();
     let mut wakes = services.video.hub.subscribe();
     let mut delivered = BTreeSet::new();
     let mut newest = start;
@@ -187,6 +194,12 @@ async fn run(
                     let from = newest.saturating_sub(REREAD_LOOKBACK);
                     outcome = deliver(&mut socket, &services, &connection, from, &mut delivered, &mut newest).await;
                 }
+            }
+            () = services.lifecycle.draining() => {
+                tracing::info!(appointment_id = %connection.appointment_id, "signaling closed: this node is shutting down");
+                let frame = CloseFrame { code: RECONNECT, reason: Utf8Bytes::from_static("server restarting; reconnect") };
+                let _ = socket.send(Message::Close(Some(frame))).await;
+                break;
             }
             _ = session_check.tick() => {
                 if let Some((code, reason)) = recheck(&services, &session, &ctx, &connection).await {

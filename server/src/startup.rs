@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::domain::clock::{Clock, SystemClock};
+use app::domain::clock::Clock;
 use app::domain::crypto::KekProvider;
 use app::domain::db;
 use app::domain::state::{AppState, Services};
@@ -15,16 +15,18 @@ use leptos::config::LeptosOptions;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
-use tokio::net::TcpListener;
+use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::config::Settings;
 use crate::middleware::{
-    AllowedOrigin, HeaderPolicy, client_address, json_calls_only, message_body_limit, same_origin_only,
-    security_headers,
+    AllowedOrigin, HeaderPolicy, ProxyScheme, client_address, https_behind_proxy, json_calls_only, message_body_limit,
+    same_origin_only, security_headers,
 };
 use crate::{health, keys};
+
+pub use crate::serve::Application;
 
 /// A connected, migrated database and the domain services on top of it.
 pub async fn services(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Services> {
@@ -160,6 +162,11 @@ pub fn router(
     origin: AllowedOrigin,
     proxies: app::domain::client_address::TrustedProxies,
 ) -> Router {
+    let forwarded = std::sync::Arc::new(ProxyScheme {
+        proxies: proxies.clone(),
+        origin: origin.0.ascii_serialization(),
+        enforce: policy.proxy_terminates_tls,
+    });
     let routes = generate_route_list(App);
     let services = state.services.clone();
     let sessions = session_layer(&services, policy);
@@ -179,6 +186,9 @@ pub fn router(
                 move || shell(options.clone())
             },
         )
+        // The bundle (JS, WASM, CSS): the release build's brotli and gzip files when the client
+        // takes them, and a 304 to a browser that already has the file (`If-Modified-Since`).
+        .nest_service("/pkg", static_files(&state.leptos_options))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .with_state(state);
     let probes = Router::new()
@@ -194,7 +204,13 @@ pub fn router(
                 .layer(axum::middleware::from_fn(json_calls_only))
                 .layer(axum::middleware::from_fn_with_state(std::sync::Arc::new(origin), same_origin_only)),
         )
+        // Pages and server-function answers compressed on the fly (the bundle is precompressed).
+        // BREACH needs an attacker's text reflected beside a secret in a response the victim's
+        // cookie unlocks; SameSite=Strict keeps other sites' requests unauthenticated, and
+        // server functions refuse other origins outright.
+        .layer(CompressionLayer::new().br(true).gzip(true).deflate(false).zstd(false))
         .layer(axum::middleware::from_fn_with_state(policy, security_headers))
+        .layer(axum::middleware::from_fn_with_state(forwarded, https_behind_proxy))
         .layer(axum::middleware::from_fn_with_state(std::sync::Arc::new(proxies), client_address))
         .layer(
             TraceLayer::new_for_http()
@@ -208,6 +224,12 @@ pub fn router(
         )
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// `site_root/pkg`, served from disk with the precompressed variants cargo-leptos writes.
+fn static_files(options: &LeptosOptions) -> tower_http::services::ServeDir {
+    let dir = std::path::Path::new(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref());
+    tower_http::services::ServeDir::new(dir).precompressed_br().precompressed_gzip()
 }
 
 /// Links committed audit rows into the chain every `audit.chain_interval_ms` and writes a
@@ -272,7 +294,7 @@ pub async fn write_checkpoint(
 
 /// Writes the summary rows of closed anonymous-budget windows (addresses that did not come
 /// back to trigger it) and drops old counters. Every node runs it; each summary is claimed once.
-fn spawn_budget_sweep(services: &Services) -> tokio::task::JoinHandle<()> {
+pub(crate) fn spawn_budget_sweep(services: &Services) -> tokio::task::JoinHandle<()> {
     let budget = services.anonymous.clone();
     let every = Duration::from_secs(app::domain::anonymous::WINDOW_SECONDS.unsigned_abs() / 2);
     tokio::spawn(async move {
@@ -365,86 +387,9 @@ pub fn spawn_breach_deadlines(services: &Services, every: Duration) -> tokio::ta
     })
 }
 
-/// A running server: its bound port and the future that serves it.
-pub struct Application {
-    port: u16,
-    listener: TcpListener,
-    router: Router,
-    chainer: tokio::task::JoinHandle<()>,
-    budget: tokio::task::JoinHandle<()>,
-    reminders: Option<tokio::task::JoinHandle<()>>,
-    signaling: Option<tokio::task::JoinHandle<()>>,
-    sweeper: tokio::task::JoinHandle<()>,
-    alerting: Option<tokio::task::JoinHandle<()>>,
-    monitor: Option<tokio::task::JoinHandle<()>>,
-    deadlines: tokio::task::JoinHandle<()>,
-}
-
-impl Application {
-    pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let services = services(settings, clock).await?;
-        Self::with_services(settings, services).await
-    }
-
-    pub async fn with_services(settings: &Settings, services: Services) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind(settings.address()).await?;
-        Self::with_listener(settings, services, listener).await
-    }
-
-    /// Serves on a listener the caller has bound already (tests that need the port first).
-    pub async fn with_listener(settings: &Settings, services: Services, listener: TcpListener) -> anyhow::Result<Self> {
-        let proxies = settings.trusted_proxies()?;
-        let port = listener.local_addr()?.port();
-        let chainer = spawn_audit_chainer(settings, &services)?;
-        let budget = spawn_budget_sweep(&services);
-        let reminders = if settings.reminders.enabled { Some(spawn_reminders(settings, &services)?) } else { None };
-        // On PostgreSQL, signals written by other nodes wake this node's video connections.
-        let signaling = services.video.hub.spawn_listener(&services.db);
-        let sweeper = spawn_session_sweeper(&services, Duration::from_secs(settings.auth.session_sweep_seconds));
-        let alerting = crate::alerting::spawn(settings, &services)?;
-        let monitor = if settings.monitoring.enabled { Some(spawn_monitor(settings, &services)?) } else { None };
-        let deadlines =
-            spawn_breach_deadlines(&services, Duration::from_secs(settings.incidents.deadline_check_seconds));
-        let state = AppState { leptos_options: leptos_options(settings), services };
-        let origin = AllowedOrigin(settings.public_url()?.origin());
-        let router = router(state, HeaderPolicy { tls: settings.server.tls }, origin, proxies);
-        Ok(Self {
-            port,
-            listener,
-            router,
-            chainer,
-            budget,
-            reminders,
-            signaling,
-            sweeper,
-            alerting,
-            monitor,
-            deadlines,
-        })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let service = self.router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let result = axum::serve(self.listener, service).with_graceful_shutdown(shutdown_signal()).await;
-        self.chainer.abort();
-        self.budget.abort();
-        self.sweeper.abort();
-        self.deadlines.abort();
-        for task in [self.reminders, self.signaling, self.alerting, self.monitor].into_iter().flatten() {
-            task.abort();
-        }
-        result
-    }
-}
-
 /// Sends due appointment reminders every `reminders.poll_seconds`. Jobs live in the database
 /// under leases, so every node can run this and each reminder still goes out once.
-fn spawn_reminders(settings: &Settings, services: &Services) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+pub(crate) fn spawn_reminders(settings: &Settings, services: &Services) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     use app::domain::scheduling::reminders::{Mailer, ReminderRunner, SmtpMailer};
     let mailer: Arc<dyn Mailer> = Arc::new(SmtpMailer::new(&settings.reminders.smtp.domain())?);
     let sign_in = format!("{}/sign-in", settings.public_url()?.as_str().trim_end_matches('/'));
@@ -469,26 +414,4 @@ fn spawn_reminders(settings: &Settings, services: &Services) -> anyhow::Result<t
             }
         }
     }))
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutting down");
 }

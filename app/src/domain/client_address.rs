@@ -71,6 +71,26 @@ impl TrustedProxies {
         self.networks.iter().any(|net| net.contains(&ip))
     }
 
+    /// The scheme the client used as the trusted proxy in front says it (`X-Forwarded-Proto`,
+    /// or `proto=` of the nearest RFC 7239 element): None when `peer` is not a trusted proxy or
+    /// the proxy said nothing. Anyone else's claim is never believed.
+    pub fn forwarded_proto(&self, peer: IpAddr, headers: &HeaderMap) -> Option<String> {
+        if !self.trusts(canonical(peer)) {
+            return None;
+        }
+        let nearest =
+            |name: &str| headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).next_back().map(str::to_owned);
+        let proto = match self.header {
+            ForwardedHeader::XForwardedFor => nearest("x-forwarded-proto")?.rsplit(',').next()?.trim().to_owned(),
+            ForwardedHeader::Forwarded => nearest(http::header::FORWARDED.as_str())?
+                .rsplit(',')
+                .next()?
+                .split(';')
+                .find_map(|pair| pair.trim().strip_prefix("proto=").map(|p| p.trim_matches('"').to_owned()))?,
+        };
+        Some(proto.to_ascii_lowercase())
+    }
+
     /// The address to attribute a request from `peer` with `headers` to.
     pub fn client(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
         let peer = canonical(peer);

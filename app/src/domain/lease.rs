@@ -22,6 +22,45 @@ pub const SESSION_SWEEP: &str = "session-sweep";
 /// The lease of the security monitor's detector run (`monitoring::runner`).
 pub const SECURITY_MONITOR: &str = "security-monitor";
 
+/// This process's part of every lease holder's name: what a node shutting down hands back.
+static PROCESS: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| Uuid::new_v4().simple().to_string().chars().take(12).collect());
+
+/// A fresh holder name, `node-<process>-<random>`: unique per lease user, and recognisably this
+/// process's when it hands its leases back.
+pub fn node_name() -> String {
+    format!("node-{}-{}", PROCESS.as_str(), Uuid::new_v4().simple())
+}
+
+/// What a node shutting down handed back.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Released {
+    pub task_leases: u64,
+    pub job_leases: u64,
+}
+
+/// Hands back every task lease and every pending job's lease this process holds, so that another
+/// node takes them up at once instead of when they expire. Called once this process's tasks have
+/// stopped (graceful shutdown), so nothing here is still running the work.
+pub async fn release_this_process(db: &DatabaseConnection) -> Result<Released, Error> {
+    use super::entities::job;
+    let pattern = format!("node-{}-%", PROCESS.as_str());
+    let tasks = task_lease::Entity::update_many()
+        .col_expr(task_lease::Column::LockedUntil, Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None))
+        .filter(task_lease::Column::Holder.like(pattern.as_str()))
+        .filter(task_lease::Column::LockedUntil.is_not_null())
+        .exec(db)
+        .await?;
+    let jobs = job::Entity::update_many()
+        .col_expr(job::Column::LockedUntil, Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None))
+        .col_expr(job::Column::LockedBy, Expr::value(Option::<String>::None))
+        .filter(job::Column::LockedBy.like(pattern.as_str()))
+        .filter(job::Column::Status.eq("pending"))
+        .exec(db)
+        .await?;
+    Ok(Released { task_leases: tasks.rows_affected, job_leases: jobs.rows_affected })
+}
+
 #[derive(Clone)]
 pub struct TaskLease {
     db: DatabaseConnection,
@@ -39,7 +78,7 @@ impl std::fmt::Debug for TaskLease {
 
 impl TaskLease {
     pub fn new(db: DatabaseConnection, clock: Arc<dyn Clock>, name: &'static str) -> Self {
-        Self { db, clock, name, node: format!("node-{}", Uuid::new_v4().simple()) }
+        Self { db, clock, name, node: node_name() }
     }
 
     pub fn node(&self) -> &str {

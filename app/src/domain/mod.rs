@@ -18,6 +18,7 @@ pub mod ids;
 pub mod incidents;
 pub mod jobs;
 pub mod lease;
+pub mod lifecycle;
 pub mod messaging;
 pub mod monitoring;
 pub mod notices;

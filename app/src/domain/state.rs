@@ -67,6 +67,8 @@ pub struct Services {
     pub session_policy: SessionPolicy,
     /// Where people reach the app: links in invitations point here.
     pub public_url: url::Url,
+    /// Serving or draining (shutting down): readiness and open sockets follow it.
+    pub lifecycle: super::lifecycle::Lifecycle,
 }
 
 /// Automatic logoff (45 CFR 164.312(a)(2)(iii)): a session ends after `idle` without a request
@@ -145,6 +147,7 @@ impl Services {
             notices,
             session_policy: SessionPolicy::default(),
             public_url,
+            lifecycle: super::lifecycle::Lifecycle::default(),
         }
     }
 

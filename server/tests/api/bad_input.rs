@@ -469,7 +469,7 @@ async fn the_sqlite_database_and_its_wal_are_readable_by_their_owner_only() {
     std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
 
     let services = server::startup::services(
-        &crate::helpers::settings(&url, false),
+        &crate::helpers::settings(&url),
         std::sync::Arc::new(app::domain::clock::SystemClock),
     )
     .await

@@ -15,6 +15,8 @@ fn production_refuses_to_start_without_key_material_and_says_why_in_one_line() {
             ("APP_ENVIRONMENT", "production"),
             ("APP_DATABASE__URL", &url),
             ("APP_SERVER__PUBLIC_URL", "https://clinic.example.org"),
+            ("APP_SERVER__TLS__TERMINATED_BY_PROXY", "true"),
+            ("APP_SERVER__TRUSTED_PROXIES", "10.0.0.0/8"),
         ],
     );
 
@@ -100,4 +102,54 @@ fn keys_rotate_writes_the_new_version_durably_then_rewraps_every_data_key_under_
     let names: Vec<_> = std::fs::read_dir(keys.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(names, [std::ffi::OsString::from("master.json")]);
     assert_eq!(std::fs::metadata(&keys).unwrap().permissions().mode() & 0o777, 0o600);
+}
+
+#[test]
+fn production_without_tls_or_a_terminating_proxy_refuses_to_start_in_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/prod.db?mode=rwc", dir.path().display());
+    let keys = dir.path().join("keys.json");
+    std::fs::write(&keys, app::domain::crypto::LocalKeyring::generate("prod").to_json().to_string()).unwrap();
+    std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let base = [
+        ("APP_ENVIRONMENT", "production"),
+        ("APP_DATABASE__URL", url.as_str()),
+        ("APP_KEYS__FILE", keys.to_str().unwrap()),
+        ("APP_SERVER__PUBLIC_URL", "https://clinic.example.org"),
+        ("APP_SERVER__PORT", "0"),
+    ];
+
+    let output = run_binary(&["serve"], &base);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert_eq!(
+        stderr.trim(),
+        "error: production refuses to start without TLS: set server.tls.cert_file and server.tls.key_file, or \
+         server.tls.terminated_by_proxy = true with server.trusted_proxies"
+    );
+
+    // A terminating proxy alone is not enough: its forwarded scheme is believed only from
+    // addresses named as trusted.
+    let mut proxied = base.to_vec();
+    proxied.push(("APP_SERVER__TLS__TERMINATED_BY_PROXY", "true"));
+    let output = run_binary(&["serve"], &proxied);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.trim().starts_with("error: server.tls.terminated_by_proxy needs server.trusted_proxies"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn dev_cert_writes_a_certificate_for_localhost_and_a_key_only_its_owner_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("tls");
+    let output = run_binary(&["dev-cert", "--dir", out.to_str().unwrap(), "--days", "90"], &[]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let key_mode = std::fs::metadata(out.join("key.pem")).unwrap().permissions().mode() & 0o777;
+    assert_eq!(key_mode, 0o600);
+    let pem = std::fs::read_to_string(out.join("cert.pem")).unwrap();
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
+    assert!(std::fs::read_to_string(out.join("key.pem")).unwrap().starts_with("-----BEGIN PRIVATE KEY-----"));
 }

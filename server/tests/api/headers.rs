@@ -1,6 +1,6 @@
 use app::on_both_backends;
 
-use crate::helpers::{spawn_app, spawn_app_with};
+use crate::helpers::spawn_app;
 
 on_both_backends!(every_response_carries_the_security_headers, |backend| async move {
     let app = spawn_app(backend).await;
@@ -35,12 +35,6 @@ on_both_backends!(the_hydration_script_runs_by_a_fresh_nonce_and_nothing_else_in
     }
     assert_ne!(nonces[0], nonces[1]);
     assert!(nonces[0].len() >= 22, "at least 128 bits of nonce");
-});
-
-on_both_backends!(hsts_is_sent_when_served_over_tls, |backend| async move {
-    let app = spawn_app_with(backend, true).await;
-    let response = app.get("/").await;
-    assert_eq!(response.headers()["strict-transport-security"], "max-age=63072000; includeSubDomains");
 });
 
 on_both_backends!(a_cross_origin_server_function_call_is_refused, |backend| async move {

@@ -15,30 +15,27 @@ pub struct TestApp {
     pub settings: Settings,
     /// The test database; `db.owner` does what only the schema owner may.
     pub db: TestDb,
+    /// The certificate directory of an app serving TLS itself.
+    pub tls: Option<tempfile::TempDir>,
 }
 
 /// How often the signaling sockets of test apps re-check their session.
 pub const SESSION_CHECK_MS: u64 = 200;
 
-pub fn settings(url: &str, tls: bool) -> Settings {
+pub fn settings(url: &str) -> Settings {
     let mut settings = Settings::ephemeral(url);
-    settings.server.tls = tls;
     // Open sockets re-check their session often, so a test sees a call end within a second.
     settings.video.session_check_ms = SESSION_CHECK_MS;
     settings
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
-    spawn_app_with(backend, false).await
-}
-
-pub async fn spawn_app_with(backend: Backend, tls: bool) -> TestApp {
-    spawn_app_full(backend, tls, std::sync::Arc::new(app::domain::clock::SystemClock)).await
+    spawn_app_full(backend, std::sync::Arc::new(app::domain::clock::SystemClock)).await
 }
 
 /// With a clock the test can move: automatic logoff and expiry without waiting.
 pub async fn spawn_app_with_clock(backend: Backend, clock: std::sync::Arc<app::domain::clock::FixedClock>) -> TestApp {
-    spawn_app_full(backend, false, clock).await
+    spawn_app_full(backend, clock).await
 }
 
 /// With settings the test changes first (checkpoint destinations, grace periods).
@@ -53,15 +50,73 @@ pub async fn spawn_app_configured(
     configure: impl FnOnce(&mut Settings),
 ) -> TestApp {
     let db = TestDb::new(backend).await;
-    let mut settings = settings(&db.url, false);
+    let mut settings = settings(&db.url);
     configure(&mut settings);
     spawn_on(db, settings, clock).await
 }
 
-async fn spawn_app_full(backend: Backend, tls: bool, clock: std::sync::Arc<dyn app::domain::clock::Clock>) -> TestApp {
+async fn spawn_app_full(backend: Backend, clock: std::sync::Arc<dyn app::domain::clock::Clock>) -> TestApp {
     let db = TestDb::new(backend).await;
-    let settings = settings(&db.url, tls);
+    let settings = settings(&db.url);
     spawn_on(db, settings, clock).await
+}
+
+/// A running app the test stops itself: send on the sender to start a graceful shutdown; the
+/// handle resolves with the serve result once the node has stopped.
+pub async fn spawn_stoppable(
+    backend: Backend,
+) -> (TestApp, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<std::io::Result<()>>) {
+    let db = TestDb::new(backend).await;
+    let mut settings = settings(&db.url);
+    let (listener, address) = listener(&mut settings).await;
+    let clock = std::sync::Arc::new(app::domain::clock::SystemClock);
+    let services = startup::services(&settings, clock).await.expect("services");
+    let application = Application::with_listener(&settings, services.clone(), listener).await.expect("build app");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(application.run_until(async move {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    (TestApp { address, client, services, settings, db, tls: None }, stop, running)
+}
+
+/// Serving TLS itself with a fresh self-signed certificate for localhost (made by the same code
+/// as `server dev-cert`), which the test's client trusts and nothing else does.
+pub async fn spawn_tls_app(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let db = TestDb::new(backend).await;
+    let mut settings = settings(&db.url);
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let cert = server::tls::dev_cert::write(dir.path(), &["localhost".to_owned()], 90).expect("test certificate");
+    settings.server.tls.cert_file = Some(cert.cert_file.clone());
+    settings.server.tls.key_file = Some(cert.key_file);
+    configure(&mut settings);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = format!("https://localhost:{}", listener.local_addr().expect("local address").port());
+    settings.server.public_url = address.clone();
+    let services =
+        startup::services(&settings, std::sync::Arc::new(app::domain::clock::SystemClock)).await.expect("services");
+    let application = Application::with_listener(&settings, services.clone(), listener).await.expect("build app");
+    tokio::spawn(application.run_until_stopped());
+    let pem = std::fs::read(&cert.cert_file).expect("certificate file");
+    let client = tls_client(&pem);
+    TestApp { address, client, services, settings, db, tls: Some(dir) }
+}
+
+/// A client that trusts only the certificate in `pem`, opening a new connection per request
+/// (so each request sees the certificate the server presents now).
+pub fn tls_client(pem: &[u8]) -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(pem).expect("PEM certificate"))
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("client")
 }
 
 /// A listener on a free loopback port, and the public URL that names it: server functions
@@ -83,7 +138,7 @@ async fn spawn_on(db: TestDb, mut settings: Settings, clock: std::sync::Arc<dyn 
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
-    TestApp { address, client, services, settings, db }
+    TestApp { address, client, services, settings, db, tls: None }
 }
 
 impl TestApp {

@@ -42,7 +42,7 @@ async fn a_seeded_run_logs_no_seeded_name_ssn_phone_or_email() {
         }
     }
     // Open the seeded patients with the same keys to learn what must not appear.
-    let mut test_settings = settings(&url, false);
+    let mut test_settings = settings(&url);
     test_settings.keys.material = None;
     test_settings.keys.file = Some(keys.clone());
     let services = startup::services(&test_settings, Arc::new(app::domain::clock::SystemClock)).await.unwrap();

@@ -211,7 +211,7 @@ async fn a_served_run_that_sends_messages_at_debug_level_logs_no_subject_body_or
     assert!(ready, "the server did not become ready: {}", std::fs::read_to_string(&log_path).unwrap_or_default());
 
     // The same database and keys in this process: accounts and sessions for the calls.
-    let mut test_settings = settings(&url, false);
+    let mut test_settings = settings(&url);
     test_settings.keys.material = None;
     test_settings.keys.file = Some(keys.clone());
     let services = startup::services(&test_settings, Arc::new(app::domain::clock::SystemClock)).await.unwrap();

@@ -154,7 +154,7 @@ impl ReminderRunner {
             audit,
             clock,
             mailer,
-            node: format!("node-{}", Uuid::new_v4().simple()),
+            node: crate::domain::lease::node_name(),
             lease: Duration::minutes(5),
             clinic,
             sign_in_url,

@@ -244,13 +244,18 @@ impl Call {
     }
 
     fn on_socket_closed(&self, code: u16) {
+        // 1012: the node is shutting down; the next attempt reaches another one, so it is
+        // made at once and is not counted as a failure.
+        let restarting = code == 1012;
         let failures = {
             let mut inner = self.0.borrow_mut();
             inner.ws = None;
             if inner.closed {
                 return;
             }
-            inner.failures += 1;
+            if !restarting {
+                inner.failures += 1;
+            }
             inner.failures
         };
         if code == 4401 {
@@ -264,7 +269,7 @@ impl Call {
         if self.ui().peer_state.get_untracked() != "connected" {
             self.status("Connection lost. Reconnecting…");
         }
-        let delay = 500 * 2_i32.pow(failures.min(4));
+        let delay = if restarting { 100 } else { 500 * 2_i32.pow(failures.min(4)) };
         let call = self.clone();
         let retry = Closure::once_into_js(move || {
             if !call.0.borrow().closed {
