@@ -22,9 +22,10 @@ py_tool() {
   if [[ ! -x "$dir/.ready" ]]; then
     printf '\n\033[1m==> installing %s into %s\033[0m\n' "$reqs" "$dir" >&2
     rm -rf "$dir"
-    python3 -m venv "$dir" >&2
+    # Each step returns on failure itself: under `x="$(py_tool ...)" || die`, set -e is off here.
+    python3 -m venv "$dir" >&2 || return 1
     # shellcheck disable=SC2086
-    "$dir/bin/pip" install --quiet --disable-pip-version-check $reqs >&2
+    "$dir/bin/pip" install --quiet --disable-pip-version-check $reqs >&2 || return 1
     printf '#!/bin/sh\n' >"$dir/.ready" && chmod +x "$dir/.ready"
   fi
   printf '%s/bin\n' "$dir"
