@@ -28,7 +28,8 @@ locals {
   # read-only image. (Task storage; see README.md on keeping checkpoints off the task.)
   state_dir = "/var/lib/clinic"
 
-  app_environment = merge({
+  # The clinic's own settings first, so that none of these can be overridden by them.
+  app_environment = merge(var.app_environment, {
     APP_ENVIRONMENT                      = "production"
     APP_SERVER__HOST                     = "0.0.0.0"
     APP_SERVER__PORT                     = tostring(local.app_port)
@@ -38,7 +39,7 @@ locals {
     APP_SERVER__TRUSTED_PROXIES  = join(",", aws_subnet.public[*].cidr_block)
     APP_SERVER__FORWARDED_HEADER = "x-forwarded-for"
     APP_AUDIT__CHECKPOINT_FILE   = "${local.state_dir}/audit-checkpoints.log"
-  }, var.app_environment)
+  })
 
   app_container = {
     name                   = "app"

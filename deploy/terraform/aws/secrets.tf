@@ -20,7 +20,7 @@ resource "random_password" "db" {
 }
 
 resource "aws_secretsmanager_secret" "db" {
-  # checkov:skip=CKV2_AWS_57:No rotation Lambda: the private subnets have no route for one to reach Secrets Manager and the database without more endpoints, and AWS's rotation templates do not rewrite the "url" key the app reads. Rotate by `terraform apply -replace='random_password.db["app"]'`, rerunning the bootstrap task, and a rolling restart (README.md).
+  # checkov:skip=CKV2_AWS_57:AWS's PostgreSQL rotation functions rewrite only the "password" key, not the "url" key the app reads, and the app reads its URL only at start; a scheduled rotation would break the next restart. Rotate by hand instead: `terraform apply -replace='random_password.db["<role>"]'`, rerun the bootstrap task, force a new deployment (README.md).
   for_each                = local.db_roles
   name                    = "${local.name}/database/${each.key}"
   description             = "PostgreSQL role ${each.value}: username, password and the app's connection URL"
