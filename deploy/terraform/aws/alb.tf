@@ -30,7 +30,7 @@ resource "aws_lb" "main" {
 }
 
 resource "aws_lb_target_group" "app" {
-  name                 = local.name
+  name_prefix          = "app-" # replaced before destroyed, so two may exist at once
   port                 = local.app_port
   protocol             = "HTTP"
   target_type          = "ip"

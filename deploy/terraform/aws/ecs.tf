@@ -29,7 +29,7 @@ locals {
   state_dir = "/var/lib/clinic"
 
   # The clinic's own settings first, so that none of these can be overridden by them.
-  app_environment = merge(var.app_environment, {
+  app_environment = merge(var.app_environment, local.email_environment, {
     APP_ENVIRONMENT                      = "production"
     APP_SERVER__HOST                     = "0.0.0.0"
     APP_SERVER__PORT                     = tostring(local.app_port)
@@ -55,11 +55,11 @@ locals {
     environment = [for key in sort(keys(local.app_environment)) : { name = key, value = local.app_environment[key] }]
     # ECS reads these at start through the Secrets Manager endpoint; they never appear in the
     # task definition, the console or the state.
-    secrets = [
+    secrets = concat([
       { name = "APP_KEYS__MATERIAL", valueFrom = aws_secretsmanager_secret.keys.arn },
       { name = "APP_DATABASE__URL", valueFrom = "${aws_secretsmanager_secret.db["app"].arn}:url::" },
       { name = "APP_DATABASE__MIGRATION_URL", valueFrom = "${aws_secretsmanager_secret.db["owner"].arn}:url::" },
-    ]
+    ], local.email_secrets)
     mountPoints = [{
       sourceVolume  = "state"
       containerPath = local.state_dir

@@ -52,11 +52,11 @@ data "aws_iam_policy_document" "app_execution" {
   statement {
     sid     = "ReadTheAppSecrets"
     actions = ["secretsmanager:GetSecretValue"]
-    resources = [
+    resources = concat([
       aws_secretsmanager_secret.keys.arn,
       aws_secretsmanager_secret.db["app"].arn,
       aws_secretsmanager_secret.db["owner"].arn,
-    ]
+    ], aws_secretsmanager_secret.smtp[*].arn)
   }
   statement {
     sid       = "DecryptThoseSecrets"

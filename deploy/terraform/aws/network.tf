@@ -107,7 +107,10 @@ resource "aws_vpc_endpoint" "s3" {
 }
 
 locals {
-  interface_endpoints = toset(["ecr.api", "ecr.dkr", "secretsmanager", "kms", "logs"])
+  interface_endpoints = setunion(
+    ["ecr.api", "ecr.dkr", "secretsmanager", "kms", "logs"],
+    local.email_enabled ? ["email-smtp"] : [],
+  )
 }
 
 resource "aws_vpc_endpoint" "interface" {

@@ -53,3 +53,11 @@ output "db_bootstrap_command" {
     "--network-configuration 'awsvpcConfiguration={subnets=[${join(",", aws_subnet.private[*].id)}],securityGroups=[${aws_security_group.tasks.id}],assignPublicIp=DISABLED}'",
   ])
 }
+
+output "ses_dkim_records" {
+  description = "CNAME records that verify the sender domain, to publish when route53_zone_id is null."
+  value = local.email_enabled ? {
+    for token in aws_sesv2_email_identity.domain[0].dkim_signing_attributes[0].tokens :
+    "${token}._domainkey.${local.email_domain}" => "${token}.dkim.amazonses.com"
+  } : tomap({})
+}

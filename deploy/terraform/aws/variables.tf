@@ -22,9 +22,11 @@ variable "name" {
   type        = string
   default     = "clinic"
 
+  # "<name>-<environment>" names the ALB and its log bucket prefix, which allow 32 and 37
+  # characters: each part is kept to 12.
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{1,20}$", var.name))
-    error_message = "name must be 2-21 lowercase letters, digits or hyphens, starting with a letter."
+    condition     = can(regex("^[a-z][a-z0-9]*(-[a-z0-9]+)*$", var.name)) && length(var.name) >= 2 && length(var.name) <= 12
+    error_message = "name must be 2-12 lowercase letters, digits and single inner hyphens, starting with a letter."
   }
 }
 
@@ -34,8 +36,8 @@ variable "environment" {
   default     = "production"
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{1,15}$", var.environment))
-    error_message = "environment must be 2-16 lowercase letters, digits or hyphens."
+    condition     = can(regex("^[a-z][a-z0-9]*(-[a-z0-9]+)*$", var.environment)) && length(var.environment) >= 2 && length(var.environment) <= 12
+    error_message = "environment must be 2-12 lowercase letters, digits and single inner hyphens, starting with a letter."
   }
 }
 
@@ -186,4 +188,26 @@ variable "waf_rate_limit" {
   description = "Requests per client address in 5 minutes before WAF blocks it."
   type        = number
   default     = 2000
+}
+
+variable "email_from_address" {
+  description = "Sender of reminders, enrollment links and security notices, sent through Amazon SES in this region (its domain is verified here). null: the app sends no email (reminders and emailed enrollment links off)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.email_from_address == null || can(regex("^[a-z0-9._+-]+@([a-z0-9]([a-z0-9-]*[a-z0-9])?\\.)+[a-z]{2,}$", var.email_from_address))
+    error_message = "email_from_address must be a lowercase address such as reminders@clinic.example."
+  }
+}
+
+variable "email_from_name" {
+  description = "Display name on outgoing email."
+  type        = string
+  default     = "Clinic"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9 .,'&-]{1,64}$", var.email_from_name))
+    error_message = "email_from_name must be 1-64 letters, digits, spaces or .,'&-."
+  }
 }
