@@ -3,7 +3,8 @@
 checkov knows generic best practice ("retention of at least a year", "some TLS policy"); these
 are the numbers this deployment promises in its README and that HIPAA work relies on: six-year
 log retention, 35 days of backups, TLS 1.2+ at the edge, no internet route from the private
-subnets, the app as a fixed non-root user on a read-only root. Run with python-hcl2's
+subnets, the app as a fixed non-root user on a read-only root. It also finds references to
+variables, locals, resources and data sources that nothing declares. Run with python-hcl2's
 interpreter: `python check-terraform-policy.py DIR`. Exits 1 and names every broken rule.
 """
 
@@ -27,7 +28,7 @@ def unquote(value):
 
 
 def load(directory):
-    resources, locals_, variables, providers = {}, {}, {}, []
+    resources, locals_, variables, providers, data = {}, {}, {}, [], {}
     for path in sorted(Path(directory).glob("*.tf")):
         with path.open() as handle:
             doc = unquote(hcl2.load(handle))
@@ -41,7 +42,46 @@ def load(directory):
             variables.update(block)
         for block in doc.get("provider", []):
             providers.extend(block.values())
-    return resources, locals_, variables, providers
+        for block in doc.get("data", []):
+            for kind, named in block.items():
+                for name in named:
+                    data.setdefault(kind, set()).add(name)
+    return resources, locals_, variables, providers, data
+
+
+def expressions(node):
+    """Every string in a parsed file except comments, where references live."""
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, list):
+        for item in node:
+            yield from expressions(item)
+    elif isinstance(node, dict):
+        for key, item in node.items():
+            if key != "__comments__":
+                yield key
+                yield from expressions(item)
+
+
+def dangling_references(directory, resources, locals_, variables, data):
+    """What `terraform validate` would catch first and this machine cannot run: a reference to
+    a variable, local, resource or data source that no file declares."""
+    known = {"var": set(variables), "local": set(locals_)}
+    missing = set()
+    for path in sorted(Path(directory).glob("*.tf")):
+        with path.open() as handle:
+            doc = unquote(hcl2.load(handle))
+        for text in expressions(doc):
+            for scope, name in re.findall(r"\b(var|local)\.([a-z_][a-z0-9_]*)", text):
+                if name not in known[scope]:
+                    missing.add(f"{path.name}: {scope}.{name}")
+            for kind, name in re.findall(r"\bdata\.([a-z0-9_]+)\.([a-z0-9_]+)", text):
+                if name not in data.get(kind, set()):
+                    missing.add(f"{path.name}: data.{kind}.{name}")
+            for kind, name in re.findall(r"(?<![.\w])((?:aws|random)_[a-z0-9_]+)\.([a-z0-9_]+)", text):
+                if name not in resources.get(kind, {}):
+                    missing.add(f"{path.name}: {kind}.{name}")
+    return sorted(missing)
 
 
 def first(body, key):
@@ -51,8 +91,9 @@ def first(body, key):
 
 
 def main(directory):
-    resources, locals_, variables, providers = load(directory)
-    broken = []
+    resources, locals_, variables, providers, data = load(directory)
+    broken = [f"{ref} is referenced but not declared" for ref in
+              dangling_references(directory, resources, locals_, variables, data)]
 
     def expect(condition, rule):
         if not condition:

@@ -2,8 +2,9 @@
 # Static checks of the AWS reference architecture (deploy/terraform/aws), with no AWS account
 # and no terraform binary:
 #   1. every .tf file parses (python-hcl2);
-#   2. the deployment's own promises hold (scripts/check-terraform-policy.py: six-year logs,
-#      35-day backups, TLS policy, no internet route from the private subnets, ...);
+#   2. every reference resolves, and the deployment's own promises hold
+#      (scripts/check-terraform-policy.py: six-year logs, 35-day backups, TLS policy, no
+#      internet route from the private subnets, ...);
 #   3. checkov finds zero failed checks; a skip counts only as a `# checkov:skip=ID:reason`
 #      comment inside the resource it concerns, with a reason, and every such comment must
 #      match a check checkov really skipped (no stale or misplaced skips);
@@ -19,8 +20,13 @@ command -v jq >/dev/null || die "jq is missing (Debian: apt-get install jq)"
 command -v python3 >/dev/null || die "python3 is missing (Debian: apt-get install python3 python3-venv)"
 hcl2_bin="$(py_tool hcl2)" || die "could not install python-hcl2 (see scripts/py-tools.sh)"
 checkov_bin="$(py_tool checkov)" || die "could not install checkov (see scripts/py-tools.sh)"
-[[ -x "$hcl2_bin/python" ]] || die "python-hcl2's interpreter is missing at $hcl2_bin/python"
-[[ -x "$checkov_bin/checkov" ]] || die "checkov is missing at $checkov_bin/checkov"
+# py_tool's install can fail half-way and still leave a virtualenv, so each tool is asked for
+# its version rather than trusted to be there.
+hcl2_version="$("$hcl2_bin/python" -c 'import importlib.metadata as m, hcl2; print(m.version("python-hcl2"))')" \
+  || die "python-hcl2 does not import from $hcl2_bin/python (delete that virtualenv and rerun)"
+checkov_version="$("$checkov_bin/checkov" --version)" \
+  || die "checkov does not run from $checkov_bin/checkov (delete that virtualenv and rerun)"
+echo "tools: python-hcl2 $hcl2_version, checkov $checkov_version"
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -90,21 +96,24 @@ cp -r "$TF_DIR" "$broken"
 sed -i 's/^  retention_in_days = local.log_retention_days$/  retention_in_days = 365/' "$broken/logging.tf"
 sed -i 's/backup_retention_period   = 35/backup_retention_period   = 7/' "$broken/database.tf"
 sed -i 's/storage_encrypted     = true/storage_encrypted     = false/' "$broken/database.tf"
+sed -i 's/drop_invalid_header_fields = true/drop_invalid_header_fields = false/' "$broken/alb.tf"
 sed -i 's/user                   = "65532:65532"/user                   = "0:0"/' "$broken/ecs.tf"
 sed -i 's/route_table_id         = aws_route_table.public.id/route_table_id         = aws_route_table.private.id/' "$broken/network.tf"
+sed -i '0,/aws_kms_key.main.arn/s//aws_kms_key.mian.arn/' "$broken/secrets.tf"
 if policy_out="$("$hcl2_bin/python" "$ROOT/scripts/check-terraform-policy.py" "$broken" 2>&1)"; then
   die "the policy check passed a configuration with regressions"
 fi
 for expected in "keeps its events 2192 days" "backup_retention_period = 35" "storage_encrypted = true" \
-  "runs as 65532:65532" "is not in the private route table"; do
+  "runs as 65532:65532" "is not in the private route table" "aws_kms_key.mian is referenced but not declared"; do
   grep -qF "$expected" <<<"$policy_out" || { printf '%s\n' "$policy_out" >&2; die "the policy check missed: $expected"; }
 done
-echo "policy: each of the 5 regressions is reported"
+echo "policy: each of the 6 regressions is reported"
 read -r _ broken_failed _ _ _ < <(run_checkov "$broken" "$work/broken.json")
-for expected in CKV_AWS_16; do # RDS storage encryption
+for expected in CKV_AWS_16 CKV_AWS_131; do # RDS storage encryption, ALB invalid headers
   jq -e --arg id "$expected" '[.results.failed_checks[]? | select(.check_id == $id)] | length > 0' \
     "$work/broken.json" >/dev/null || die "checkov did not flag $expected in the broken copy"
 done
-echo "checkov: the broken copy fails $broken_failed check(s), unencrypted storage among them"
+echo "checkov: the broken copy fails $broken_failed check(s), unencrypted storage and kept invalid headers among them"
 
-step "terraform checks passed: $passed passed, $failed failed, $skipped skipped (each with its reason above)"
+step "terraform checks passed (each skip's reason is printed above)"
+echo "checkov: $passed passed, $failed failed, $skipped skipped"
