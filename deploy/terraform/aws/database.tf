@@ -78,6 +78,9 @@ resource "aws_db_instance" "main" {
   # never in Terraform's state. The app does not use this account (see secrets.tf).
   manage_master_user_password   = true
   master_user_secret_kms_key_id = aws_kms_key.main.arn
+
+  # Lets people and jobs sign in with short-lived IAM tokens (GRANT rds_iam) instead of
+  # passwords; the app itself uses its own role's password from Secrets Manager.
   iam_database_authentication_enabled = true
 
   multi_az               = true

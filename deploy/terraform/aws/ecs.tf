@@ -107,6 +107,13 @@ resource "aws_ecs_task_definition" "app" {
   }
 
   container_definitions = jsonencode([local.app_container])
+
+  lifecycle {
+    precondition {
+      condition     = startswith(var.image, local.ecr_registry)
+      error_message = "image must be in this account's ECR in this region: the tasks can pull from nowhere else."
+    }
+  }
 }
 
 resource "aws_ecs_service" "app" {
@@ -214,4 +221,11 @@ resource "aws_ecs_task_definition" "db_admin" {
       }
     }
   }])
+
+  lifecycle {
+    precondition {
+      condition     = startswith(var.db_admin_image, local.ecr_registry)
+      error_message = "db_admin_image must be in this account's ECR in this region: the tasks can pull from nowhere else."
+    }
+  }
 }

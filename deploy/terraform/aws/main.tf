@@ -34,9 +34,12 @@ locals {
   # The port the app listens on inside the task; only the load balancer reaches it.
   app_port = 8080
 
-  # Image coordinates, for the execution role's scoped ECR permissions.
-  image_repository_arn = "arn:${local.partition}:ecr:${local.region}:${local.account_id}:repository/${regex("^[0-9]+\\.dkr\\.ecr\\.[a-z0-9-]+\\.amazonaws\\.com/([^:@]+)", var.image)[0]}"
-  db_admin_repository_arn = var.db_admin_image == null ? null : "arn:${local.partition}:ecr:${local.region}:${local.account_id}:repository/${regex("^[0-9]+\\.dkr\\.ecr\\.[a-z0-9-]+\\.amazonaws\\.com/([^:@]+)", var.db_admin_image)[0]}"
+  # Image coordinates, for the execution roles' scoped ECR permissions.
+  ecr_registry            = "${local.account_id}.dkr.ecr.${local.region}.amazonaws.com/"
+  ecr_repository_of       = "^[0-9]+\\.dkr\\.ecr\\.[a-z0-9-]+\\.amazonaws\\.com/([^:@]+)"
+  ecr_repository_arn      = "arn:${local.partition}:ecr:${local.region}:${local.account_id}:repository/"
+  image_repository_arn    = "${local.ecr_repository_arn}${regex(local.ecr_repository_of, var.image)[0]}"
+  db_admin_repository_arn = var.db_admin_image == null ? null : "${local.ecr_repository_arn}${regex(local.ecr_repository_of, var.db_admin_image)[0]}"
 
   tags = merge({
     Project            = var.name

@@ -124,8 +124,9 @@ resource "aws_vpc_endpoint" "interface" {
 
   # Only this account's principals may call through these endpoints, so credentials of another
   # account cannot be used from inside the VPC to copy data out to it. (Not aws:ResourceAccount:
-  # ecr:GetAuthorizationToken names no resource, and the pull would be refused.)
-  policy = jsonencode({
+  # ecr:GetAuthorizationToken names no resource, and the pull would be refused.) SES's SMTP
+  # endpoint speaks SMTP, not the AWS API, and takes no policy: its login is the send-only user.
+  policy = each.key == "email-smtp" ? null : jsonencode({
     Version = "2012-10-17"
     Statement = [{
       Sid       = "ThisAccountsPrincipalsOnly"
