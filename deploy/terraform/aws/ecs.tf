@@ -155,7 +155,7 @@ resource "aws_ecs_service" "app" {
 # Creates (or re-passwords) clinic_owner and clinic_app and hands the database to clinic_owner.
 # Idempotent; run once after the first apply and after rotating a role's password (README.md).
 # Passwords go through psql's \password, which sends only the SCRAM verifier, so no plain
-# password reaches the server's DDL log.
+# password reaches the server's DDL log. scripts/check-db-bootstrap.sh runs it on PostgreSQL.
 locals {
   db_bootstrap_script = <<-EOT
     set -eu
