@@ -24,6 +24,9 @@ if ! pg_isready -q -d "$PG_URL" 2>/dev/null; then
 fi
 [[ -x /usr/bin/chromium ]] || die "Chromium is missing at /usr/bin/chromium; browser tests do not skip."
 
+step "the AWS reference's one-off database bootstrap, run against PostgreSQL"
+bash scripts/check-db-bootstrap.sh
+
 step "cargo fmt --check"
 cargo fmt --all --check
 
