@@ -208,7 +208,7 @@ pub fn router(
         // BREACH needs an attacker's text reflected beside a secret in a response the victim's
         // cookie unlocks; SameSite=Strict keeps other sites' requests unauthenticated, and
         // server functions refuse other origins outright.
-        .layer(CompressionLayer::new().br(true).gzip(true).deflate(false).zstd(false))
+        .layer(CompressionLayer::new())
         .layer(axum::middleware::from_fn_with_state(policy, security_headers))
         .layer(axum::middleware::from_fn_with_state(forwarded, https_behind_proxy))
         .layer(axum::middleware::from_fn_with_state(std::sync::Arc::new(proxies), client_address))

@@ -12,7 +12,6 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
-use uuid::Uuid;
 
 use super::{REMINDER_JOB, Status};
 use crate::domain::Error;
