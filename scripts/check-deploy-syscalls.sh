@@ -21,7 +21,8 @@ done
 work="$(mktemp -d)"
 server_pid=""
 cleanup() {
-  [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null || true
+  # strace and the server are one process group of their own (setsid below).
+  if [[ -n "$server_pid" ]]; then kill -- -"$server_pid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -37,7 +38,7 @@ export APP_AUDIT__CHECKPOINT_INTERVAL_SECONDS=1
 
 step "tracing the release server: start, requests, SIGTERM"
 # One trace file per process (-ff): the server's threads all land in files of its pid's name.
-strace -f -ff -qq -o "$work/trace" -- "$SERVER_BIN" serve >"$work/server.log" 2>&1 &
+setsid strace -f -ff -qq -o "$work/trace" -- "$SERVER_BIN" serve >"$work/server.log" 2>&1 &
 server_pid=$!
 ready=""
 for _ in $(seq 1 120); do
