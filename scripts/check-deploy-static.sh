@@ -96,7 +96,7 @@ check_unit_verify() {
   mkdir -p "$root$(dirname "$exec")"
   printf '#!/bin/sh\nexit 0\n' >"$root$exec"
   chmod 0755 "$root$exec"
-  out="$(SYSTEMD_LOG_COLOR=0 systemd-analyze verify --root="$root" "$name" 2>&1)" \
+  out="$(SYSTEMD_COLORS=0 systemd-analyze verify --root="$root" "$name" 2>&1)" \
     || { rm -rf "$root"; printf '%s\n' "$out" >&2; die "systemd-analyze verify refused $name"; }
   rm -rf "$root"
   if [[ -n "$out" ]]; then
