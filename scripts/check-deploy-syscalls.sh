@@ -13,6 +13,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
 UNIT="${UNIT:-deploy/clinic.service}"
+# Another build of the server (a debug one) may stand in: its system calls are the same.
+SERVER_BIN="${CHECK_SERVER_BIN:-$SERVER_BIN}"
 for tool in strace systemd-analyze curl python3; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed (needed by $0; Debian: strace systemd curl python3)"
 done
@@ -27,6 +29,22 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The unit never runs the server as root, and as root the server makes calls it otherwise does
+# not (SQLite hands its journal and WAL files to the database file's owner with fchown, which
+# the unit's filter refuses). So under root the traced server runs as nobody, from copies of
+# its binary, settings and site in a directory nobody owns.
+as_user=()
+bin="$SERVER_BIN"
+if [[ "$(id -u)" == 0 ]]; then
+  as_user=(-u nobody)
+  install -m 0755 "$SERVER_BIN" "$work/server"
+  cp -r config "$work/config"
+  [[ -d target/site ]] && cp -r target/site "$work/site"
+  chown -R nobody: "$work"
+  bin="$work/server"
+  export APP_CONFIG_DIR="$work/config" APP_SERVER__SITE_ROOT="$work/site"
+fi
+
 port="${SYSCALL_CHECK_PORT:-3877}"
 export APP_ENVIRONMENT=development
 export APP_SERVER__PORT="$port"
@@ -38,7 +56,7 @@ export APP_AUDIT__CHECKPOINT_INTERVAL_SECONDS=1
 
 step "tracing the release server: start, requests, SIGTERM"
 # One trace file per process (-ff): the server's threads all land in files of its pid's name.
-setsid strace -f -ff -qq -o "$work/trace" -- "$SERVER_BIN" serve >"$work/server.log" 2>&1 &
+setsid strace -f -ff -qq "${as_user[@]}" -o "$work/trace" -- "$bin" serve >"$work/server.log" 2>&1 &
 server_pid=$!
 ready=""
 for _ in $(seq 1 120); do
@@ -53,7 +71,7 @@ done
 # Long enough for the chainer to write a signed checkpoint (interval 1 s above).
 sleep 2
 if "$SERVER_BIN" --help 2>/dev/null | grep -qw healthcheck; then
-  strace -f -ff -qq -o "$work/trace-healthcheck" -- "$SERVER_BIN" healthcheck \
+  strace -f -ff -qq "${as_user[@]}" -o "$work/trace-healthcheck" -- "$bin" healthcheck \
     || die "server healthcheck failed against a ready server"
   echo "  server healthcheck: exit 0"
 else
@@ -123,6 +141,7 @@ outside = sorted(set(used) - permitted)
 bad_families = sorted(opened - families)
 print(f"{len(files)} trace files, {len(used)} distinct system calls, "
       f"{sum(used.values())} calls; filter permits {len(permitted)}")
+print("system calls: " + " ".join(sorted(used)))
 print(f"socket families opened: {', '.join(sorted(opened)) or 'none'}; unit allows {', '.join(sorted(families))}")
 for name in outside:
     print(f"  NOT PERMITTED by {unit}: {name} ({used[name]} calls)", file=sys.stderr)
