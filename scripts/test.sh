@@ -51,6 +51,9 @@ wasm="target/site/pkg/clinic.wasm"
 printf 'WASM bundle: %s bytes raw; on the wire %s bytes brotli, %s bytes gzip\n' \
   "$(stat -c %s "$wasm")" "$(stat -c %s "$wasm.br")" "$(stat -c %s "$wasm.gz")"
 
+step "the release server's system calls against the systemd unit's filters (strace)"
+bash scripts/check-deploy-syscalls.sh
+
 step "browser tests (Playwright, Debian's Chromium)"
 (cd end2end && playwright test) 2>&1 | tee "$LOG_DIR/playwright.log"
 

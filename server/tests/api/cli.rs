@@ -109,7 +109,7 @@ fn production_without_tls_or_a_terminating_proxy_refuses_to_start_in_one_clear_l
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/prod.db?mode=rwc", dir.path().display());
     let keys = dir.path().join("keys.json");
-    std::fs::write(&keys, app::domain::crypto::LocalKeyring::generate("prod").to_json().to_string()).unwrap();
+    std::fs::write(&keys, app::domain::crypto::LocalKeyring::generate("prod").to_json()).unwrap();
     std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o600)).unwrap();
     let base = [
         ("APP_ENVIRONMENT", "production"),
