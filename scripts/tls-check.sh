@@ -59,6 +59,8 @@ jq -r '.[] | select(.id | test("^(SSLv2|SSLv3|TLS1|TLS1_1|TLS1_2|TLS1_3)$")) | "
 echo "cipher order:"
 jq -r '.[] | select(.id == "cipher_order" or (.id | startswith("cipher_order"))) | "  \(.id): \(.finding)"' "$json"
 
+echo "findings above OK and INFO (the self-signed test certificate's trust is expected):"
+jq -r '.[] | select(.severity == "LOW" or .severity == "MEDIUM" or .severity == "HIGH" or .severity == "CRITICAL") | "  \(.severity) \(.id): \(.finding)"' "$json"
 bad="$(jq -r --arg allowed "$allowed" \
   '.[] | select((.severity == "HIGH" or .severity == "CRITICAL") and (.id | test($allowed) | not)) | "\(.id) \(.severity): \(.finding)"' "$json")"
 [[ -z "$bad" ]] || die "testssl.sh found HIGH or CRITICAL issues:"$'\n'"$bad"
