@@ -81,6 +81,8 @@ export default defineConfig({
       env: { E2E_LINK_DIR: process.env.E2E_PROXY_LINK_DIR! },
       reuseExistingServer: false,
       timeout: 180_000,
+      // SIGTERM, so the script drops its database and temporary files (the default is SIGKILL).
+      gracefulShutdown: { signal: 'SIGTERM', timeout: 10_000 },
       stdout: 'ignore',
       stderr: process.env.E2E_SERVER_LOGS ? 'pipe' : 'ignore',
     },
