@@ -95,7 +95,7 @@ wait "$wrk_pid" || die "wrk failed: $(cat "$proxy_dir/run1.txt")"
 cat "$proxy_dir/run1.txt"
 errors=$(wrk_errors "$proxy_dir/run1.txt")
 echo "run 1: node b killed (exit status $status), marked DOWN after ${down_after} s (bound ${down_bound} s)"
-echo "run 1: requests answered by a: $(($(answered a) - before_a)), by b: $(($(answered b) - before_b))"
+echo "run 1: requests HAProxy sent to a: $(($(answered a) - before_a)), to b: $(($(answered b) - before_b)) (retries included)"
 echo "run 1: failed requests: $errors (bound: $connections, one per connection)"
 grep -m1 'clinic/b is DOWN' "$proxy_dir/haproxy.log" || true
 ((errors <= connections)) || failures+=("run 1: $errors failed requests, more than the $connections in flight")
@@ -119,7 +119,7 @@ wait "$wrk_pid" || die "wrk failed: $(cat "$proxy_dir/run2.txt")"
 cat "$proxy_dir/run2.txt"
 errors=$(wrk_errors "$proxy_dir/run2.txt")
 echo "run 2: node b exited with status $status ${exited_after} s after SIGTERM; haproxy says b is $(node_status b)"
-echo "run 2: requests answered by a: $(($(answered a) - before_a)), by b: $(($(answered b) - before_b))"
+echo "run 2: requests HAProxy sent to a: $(($(answered a) - before_a)), to b: $(($(answered b) - before_b)) (retries included)"
 echo "run 2: failed requests: $errors (bound: 0)"
 ((errors == 0)) || failures+=("run 2: $errors failed requests while node b shut down (expected none)")
 ((status == 0)) || failures+=("run 2: node b exited with status $status after SIGTERM (expected 0)")
