@@ -77,7 +77,9 @@ proxy_config() {
 proxy_cleanup() {
   local pid
   for pid in "${haproxy_pid:-}" "${node_pid_a:-}" "${node_pid_b:-}"; do
-    [[ -n "$pid" ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    # `|| true`: a killed child's wait status must not end the cleanup (set -e) before the
+    # database is dropped.
+    [[ -n "$pid" ]] && { kill "$pid" && wait "$pid"; } 2>/dev/null || true
   done
   psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS $proxy_db WITH (FORCE)" >/dev/null 2>&1 || true
   [[ -n "${proxy_dir:-}" ]] && rm -rf "$proxy_dir"
