@@ -14,8 +14,12 @@ process.env.E2E_LINK_DIR ??= path.join(os.tmpdir(), `clinic-e2e-links-${process.
 // server on SQLite, and two nodes on one PostgreSQL database.
 process.env.E2E_VIDEO_LINK_DIR ??= `${process.env.E2E_LINK_DIR}-video`;
 process.env.E2E_NODES_LINK_DIR ??= `${process.env.E2E_LINK_DIR}-nodes`;
+// ... and two nodes behind HAProxy (deploy/haproxy.cfg): the proxy on proxyPort, the nodes on
+// the next two ports.
+process.env.E2E_PROXY_LINK_DIR ??= `${process.env.E2E_LINK_DIR}-proxy`;
 export const videoPort = Number(port) + 3;
 export const nodesPort = Number(port) + 1;
+export const proxyPort = Number(port) + 20;
 
 export const chromiumArgs = [
   '--no-sandbox',
@@ -67,6 +71,18 @@ export default defineConfig({
       env: { E2E_LINK_DIR: process.env.E2E_NODES_LINK_DIR! },
       reuseExistingServer: false,
       timeout: 180_000,
+      stdout: 'ignore',
+      stderr: process.env.E2E_SERVER_LOGS ? 'pipe' : 'ignore',
+    },
+    {
+      // Ready once both nodes answer and HAProxy's health checks have them UP.
+      command: `bash ../scripts/proxy-nodes.sh ${proxyPort}`,
+      url: `http://127.0.0.1:${proxyPort}/readyz`,
+      env: { E2E_LINK_DIR: process.env.E2E_PROXY_LINK_DIR! },
+      reuseExistingServer: false,
+      timeout: 180_000,
+      // SIGTERM, so the script drops its database and temporary files (the default is SIGKILL).
+      gracefulShutdown: { signal: 'SIGTERM', timeout: 10_000 },
       stdout: 'ignore',
       stderr: process.env.E2E_SERVER_LOGS ? 'pipe' : 'ignore',
     },

@@ -27,7 +27,8 @@ export async function hydrated(page: Page) {
 
 // Someone opens their enrollment link on their own device, creates a passkey, signs in with it
 // and lands on their page. Errors thrown in the page (a hydration mismatch panics in the WASM
-// code) are collected in `pageErrors` when given.
+// code) are collected in `pageErrors` when given. `prepare` runs on the fresh context before
+// its first request (the proxy spec pins it to an app node with a cookie).
 export async function enrollAndSignIn(
   browser: Browser,
   baseURL: string,
@@ -35,8 +36,10 @@ export async function enrollAndSignIn(
   landing: string,
   pageErrors?: string[],
   who = link.pathname,
+  prepare?: (context: BrowserContext) => Promise<void>,
 ) {
   const context = await browser.newContext({ baseURL });
+  if (prepare) await prepare(context);
   const page = await context.newPage();
   if (pageErrors) page.on('pageerror', (error) => pageErrors.push(`${who}: ${error.message}`));
   await addPasskeyDevice(context, page);
@@ -60,9 +63,10 @@ export async function signInAs(
   landing: string,
   pageErrors: string[],
   linkDir = process.env.E2E_LINK_DIR!,
+  prepare?: (context: BrowserContext) => Promise<void>,
 ) {
   const link = new URL(fs.readFileSync(path.join(linkDir, linkFile), 'utf8').trim());
-  return enrollAndSignIn(browser, baseURL, link, landing, pageErrors, linkFile);
+  return enrollAndSignIn(browser, baseURL, link, landing, pageErrors, linkFile, prepare);
 }
 
 // A server of the spec's own (the same script, seed and release binary as the shared one) on
