@@ -14,7 +14,8 @@ db="e2e_nodes_$(date +%s)_$$"
 data="$(mktemp -d)"
 node_b=""
 cleanup() {
-  [[ -n "$node_b" ]] && kill "$node_b" 2>/dev/null && wait "$node_b" 2>/dev/null
+  # In braces with `|| true`: wait returns the node's 143, which would end the cleanup here.
+  { [[ -n "$node_b" ]] && kill "$node_b" 2>/dev/null && wait "$node_b" 2>/dev/null; } || true
   psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
   rm -rf "$data"
 }

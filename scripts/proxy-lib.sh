@@ -114,7 +114,9 @@ proxy_setup() {
   # Behind the proxy both nodes have the proxy's URL, and believe its X-Forwarded-For.
   export APP_SERVER__PUBLIC_URL="$mode://localhost:$proxy_port"
   export APP_SERVER__TRUSTED_PROXIES=127.0.0.1/32
-  export APP_SERVER__TLS=$([[ "$mode" == https ]] && echo true || echo false)
+  # Over https the proxy terminates TLS: the nodes believe its X-Forwarded-Proto (HSTS, Secure
+  # cookies, plain HTTP redirected). The browser test runs plain HTTP on localhost.
+  export APP_SERVER__TLS__TERMINATED_BY_PROXY=$([[ "$mode" == https ]] && echo true || echo false)
   "$SERVER_BIN" admin bootstrap --name "E2E Admin" --link-file "$proxy_dir/admin-link" >>"$proxy_dir/setup.log" 2>&1 \
     || { cat "$proxy_dir/setup.log" >&2; die "admin bootstrap failed"; }
   "$SERVER_BIN" seed --patients 10 --mrn-prefix E2E --link-dir "${E2E_LINK_DIR:-$proxy_dir/links}" >>"$proxy_dir/setup.log" 2>&1 \

@@ -43,7 +43,7 @@ fi
 # Debian's packages: Chromium for the browser tests; HAProxy, wrk and testssl.sh for the
 # deployment checks (two nodes behind a real proxy under load, the TLS scan, the unit's system
 # call filter under strace, systemd-analyze); jq reads JSON.
-DEBIAN_PACKAGES=(chromium fonts-dejavu-core haproxy wrk testssl.sh jq strace curl python3-venv systemd)
+DEBIAN_PACKAGES=(chromium fonts-dejavu-core haproxy wrk testssl.sh jq socat strace curl python3-venv systemd)
 missing=()
 for package in "${DEBIAN_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
