@@ -85,13 +85,7 @@ pub async fn https_behind_proxy(
         let peer = request.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|info| info.0);
         let proto = peer.and_then(|peer| scheme.proxies.forwarded_proto(peer.ip(), request.headers()));
         if proto.as_deref() == Some("http") {
-            let path = request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
-            let location = format!("{}{path}", scheme.origin);
-            if let Ok(location) = HeaderValue::from_str(&location) {
-                let mut response = http::StatusCode::PERMANENT_REDIRECT.into_response();
-                response.headers_mut().insert(header::LOCATION, location);
-                return response;
-            }
+            return crate::tls::redirect::to_public_origin(&scheme.origin, request.uri());
         }
     }
     next.run(request).await

@@ -16,6 +16,12 @@ pub fn router(public_url: &url::Url) -> Router {
 }
 
 async fn redirect(State(Target(origin)): State<Target>, uri: Uri) -> Response {
+    to_public_origin(&origin, &uri)
+}
+
+/// A 308 to the same path and query on `origin` (the public https origin). Also used behind a
+/// terminating proxy for requests the proxy says came over plain HTTP.
+pub fn to_public_origin(origin: &str, uri: &Uri) -> Response {
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let location = format!("{origin}{path}");
     (
