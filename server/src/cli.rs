@@ -117,6 +117,11 @@ pub enum AuditCommand {
         /// the log must still reach the newest one and hold the link each one names.
         #[arg(long)]
         checkpoints: Option<std::path::PathBuf>,
+        /// This run's own checkpoint file: check only what was added after the newest clean
+        /// run recorded there, then record this one (a signed line). Created when missing;
+        /// run without it now and then to re-check the whole log.
+        #[arg(long, value_name = "FILE")]
+        from_checkpoint: Option<std::path::PathBuf>,
     },
     /// Link every committed row into the chain now, and write a signed checkpoint of the head.
     Chain,
@@ -215,9 +220,10 @@ async fn execute(command: Command, settings: &Settings) -> anyhow::Result<ExitCo
                 _ => {}
             }
         }
-        Command::Audit { command: AuditCommand::Verify { grace_seconds, checkpoints } } => {
+        Command::Audit { command: AuditCommand::Verify { grace_seconds, checkpoints, from_checkpoint } } => {
             let services = startup::services(settings, clock.clone()).await?;
-            return verify_command(&services, clock.as_ref(), grace_seconds, checkpoints.as_deref()).await;
+            let files = VerifyFiles { checkpoints: checkpoints.as_deref(), resume: from_checkpoint.as_deref() };
+            return verify_command(&services, clock.as_ref(), grace_seconds, files).await;
         }
         Command::Keys { command } => return keys_command(command, settings, clock).await,
         Command::Admin { command: AdminCommand::Bootstrap { name, link_file } } => {
@@ -349,38 +355,48 @@ fn write_demo_links(
     Ok(())
 }
 
+/// The files `audit verify` reads: the chainer's checkpoints, and its own resume file.
+struct VerifyFiles<'a> {
+    checkpoints: Option<&'a std::path::Path>,
+    resume: Option<&'a std::path::Path>,
+}
+
 async fn verify_command(
     services: &Services,
     clock: &dyn Clock,
     grace_seconds: i64,
-    checkpoints: Option<&std::path::Path>,
+    files: VerifyFiles<'_>,
 ) -> anyhow::Result<ExitCode> {
+    let signer = services.chainer.checkpoint_signer();
+    let mut problems = Vec::new();
+    let resume = match files.resume {
+        Some(path) => newest_clean_run(path, &signer, &mut problems)?,
+        None => None,
+    };
     let started = Instant::now();
     let bar = progress_bar(0, "verifying audit log");
-    let report = verify::verify(
-        &services.db,
-        services.audit.event_mac(),
-        &services.chainer,
-        clock.now(),
-        chrono::Duration::seconds(grace_seconds),
-        |done, total| {
+    let mut options = verify::VerifyOptions::full(clock.now(), chrono::Duration::seconds(grace_seconds));
+    options.resume = resume;
+    let report =
+        verify::verify_with(&services.db, services.audit.event_mac(), &services.chainer, &options, |done, total| {
             bar.set_length(total);
             bar.set_position(done);
-        },
-    )
-    .await?;
+        })
+        .await?;
     bar.finish_and_clear();
     let elapsed = started.elapsed();
     let rate = report.events_checked as f64 / elapsed.as_secs_f64().max(1e-9);
+    if let Some(position) = report.resumed_from {
+        println!("resumed after chain position {position}, the newest clean run's checkpoint");
+    }
     println!(
         "checked {} audit rows and {} chain links in {:.2?} ({rate:.0} rows/s); {} waiting to be linked",
         report.events_checked, report.links_checked, elapsed, report.pending
     );
-    let mut problems: Vec<String> = report.findings.iter().map(ToString::to_string).collect();
-    if let Some(path) = checkpoints {
+    problems.extend(report.findings.iter().map(ToString::to_string));
+    if let Some(path) = files.checkpoints {
         let text = std::fs::read_to_string(path)
             .map_err(|err| anyhow::anyhow!("checkpoint file {} could not be read: {err}", path.display()))?;
-        let signer = services.chainer.checkpoint_signer();
         let checked = app::domain::audit::checkpoint::check(&services.db, &signer, &text).await?;
         match checked.newest_seq {
             Some(seq) => println!("checked {} signed checkpoints; the newest vouches for seq {seq}", checked.checked),
@@ -390,6 +406,11 @@ async fn verify_command(
         let mut first: Vec<String> = checked.findings.iter().map(ToString::to_string).collect();
         first.append(&mut problems);
         problems = first;
+    }
+    if let (Some(path), Some(head), true) = (files.resume, &report.head, problems.is_empty()) {
+        let checkpoint = signer.sign(head, clock.now())?;
+        append_line(path, &checkpoint.to_line())?;
+        println!("recorded this clean run (through audit row seq {}) in {}", head.event_seq, path.display());
     }
     match problems.split_first() {
         None => {
@@ -404,6 +425,50 @@ async fn verify_command(
             Ok(ExitCode::from(1))
         }
     }
+}
+
+/// The newest genuine checkpoint in a resume file; a line that is not one is a problem (a
+/// forged line is refused, never resumed from). A missing file means a run over everything.
+fn newest_clean_run(
+    path: &std::path::Path,
+    signer: &app::domain::audit::CheckpointSigner,
+    problems: &mut Vec<String>,
+) -> anyhow::Result<Option<app::domain::audit::Checkpoint>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => anyhow::bail!("resume file {} could not be read: {err}", path.display()),
+    };
+    let mut newest: Option<app::domain::audit::Checkpoint> = None;
+    for (index, line) in text.lines().enumerate().filter(|(_, line)| !line.trim().is_empty()) {
+        match app::domain::audit::Checkpoint::parse(line).filter(|checkpoint| signer.is_genuine(checkpoint)) {
+            Some(checkpoint) if newest.as_ref().is_none_or(|n| checkpoint.position >= n.position) => {
+                newest = Some(checkpoint);
+            }
+            Some(_) => {}
+            None => problems.push(format!(
+                "line {} of {} is not a checkpoint signed by an audit key: refused",
+                index + 1,
+                path.display()
+            )),
+        }
+    }
+    Ok(newest)
+}
+
+/// Appends one line, creating the file readable by its owner only.
+fn append_line(path: &std::path::Path, line: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|err| anyhow::anyhow!("resume file {} could not be written: {err}", path.display()))?;
+    writeln!(file, "{line}")?;
+    file.sync_all()?;
+    Ok(())
 }
 
 async fn keys_command(command: KeysCommand, settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<ExitCode> {

@@ -113,15 +113,16 @@ impl AuditChainer {
         event_mac: &[u8],
         key_version: i32,
     ) -> Result<Hmac<Sha256>, CryptoError> {
+        let mut mac = self.keyed_state(key_version)?;
+        feed_link(&mut mac, prev, position, event_seq, event_mac);
+        Ok(mac)
+    }
+
+    /// The HMAC state keyed for `key_version`, before any content (see `EventMac::keyed_state`).
+    pub(super) fn keyed_state(&self, key_version: i32) -> Result<Hmac<Sha256>, CryptoError> {
         let version = u32::try_from(key_version).map_err(|_| CryptoError::UnknownAuditKey(u32::MAX))?;
         let key = self.provider.audit_key(version, AuditKeyKind::ChainLink)?;
-        let mut mac = Hmac::<Sha256>::new_from_slice(key.expose()).expect("HMAC accepts any key length");
-        mac.update(b"audit_chain/v1");
-        mac.update(prev);
-        mac.update(&position.to_be_bytes());
-        mac.update(&event_seq.to_be_bytes());
-        mac.update(event_mac);
-        Ok(mac)
+        Ok(Hmac::<Sha256>::new_from_slice(key.expose()).expect("HMAC accepts any key length"))
     }
 
     /// How long the chainer may keep failing before `/readyz` reports it (default 5 minutes).
@@ -247,6 +248,15 @@ impl AuditChainer {
         txn.commit().await?;
         Ok(linked)
     }
+}
+
+/// What a link's HMAC covers, after the key: `prev || position || seq || mac`.
+pub(super) fn feed_link(mac: &mut Hmac<Sha256>, prev: &[u8], position: i64, event_seq: i64, event_mac: &[u8]) {
+    mac.update(b"audit_chain/v1");
+    mac.update(prev);
+    mac.update(&position.to_be_bytes());
+    mac.update(&event_seq.to_be_bytes());
+    mac.update(event_mac);
 }
 
 /// `SELECT 1 FROM audit_chain WHERE audit_chain.event_seq = audit_event.seq`

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use uuid::Uuid;
 
 use crate::domain::crypto::{AuditKeyKind, CryptoError, KekProvider};
 use crate::domain::entities::audit_event;
@@ -37,9 +38,62 @@ impl EventMac {
     }
 
     fn keyed(&self, row: &audit_event::Model) -> Result<Hmac<Sha256>, CryptoError> {
-        let version = u32::try_from(row.key_version).map_err(|_| CryptoError::UnknownAuditKey(u32::MAX))?;
+        let mut mac = self.keyed_state(row.key_version)?;
+        EventFields::of(row).feed(&mut mac);
+        Ok(mac)
+    }
+
+    /// The HMAC state keyed for `version`, before any content: `audit verify` clones it per
+    /// row instead of deriving the key's pads again each time.
+    pub(super) fn keyed_state(&self, version: i32) -> Result<Hmac<Sha256>, CryptoError> {
+        let version = u32::try_from(version).map_err(|_| CryptoError::UnknownAuditKey(u32::MAX))?;
         let key = self.provider.audit_key(version, AuditKeyKind::EventMac)?;
-        let mut mac = Hmac::<Sha256>::new_from_slice(key.expose()).expect("HMAC accepts any key length");
+        Ok(Hmac::<Sha256>::new_from_slice(key.expose()).expect("HMAC accepts any key length"))
+    }
+}
+
+/// One row's MACed content, borrowed: from a model, or straight from a streamed database row.
+pub(super) struct EventFields<'a> {
+    pub id: [u8; 16],
+    pub occurred_at_micros: i64,
+    pub actor_user_id: Option<[u8; 16]>,
+    pub actor_role: &'a str,
+    pub patient_id: Option<[u8; 16]>,
+    pub action: &'a str,
+    pub resource_type: &'a str,
+    pub resource_id: Option<&'a str>,
+    pub outcome: &'a str,
+    pub rule: Option<&'a str>,
+    pub purpose: Option<&'a str>,
+    pub justification: Option<&'a str>,
+    pub ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    pub request_id: Option<&'a str>,
+}
+
+impl<'a> EventFields<'a> {
+    fn of(row: &'a audit_event::Model) -> Self {
+        Self {
+            id: row.id.into_bytes(),
+            occurred_at_micros: row.occurred_at.timestamp_micros(),
+            actor_user_id: row.actor_user_id.map(Uuid::into_bytes),
+            actor_role: &row.actor_role,
+            patient_id: row.patient_id.map(Uuid::into_bytes),
+            action: &row.action,
+            resource_type: &row.resource_type,
+            resource_id: row.resource_id.as_deref(),
+            outcome: &row.outcome,
+            rule: row.rule.as_deref(),
+            purpose: row.purpose.as_deref(),
+            justification: row.justification.as_deref(),
+            ip: row.ip.as_deref(),
+            user_agent: row.user_agent.as_deref(),
+            request_id: row.request_id.as_deref(),
+        }
+    }
+
+    /// Length-prefixed, with a distinct marker for an absent value.
+    pub(super) fn feed(&self, mac: &mut Hmac<Sha256>) {
         let mut field = |value: Option<&[u8]>| match value {
             Some(bytes) => {
                 mac.update(&(bytes.len() as u64).to_be_bytes());
@@ -48,21 +102,20 @@ impl EventMac {
             None => mac.update(&u64::MAX.to_be_bytes()),
         };
         field(Some(b"audit_event/v1"));
-        field(Some(row.id.as_bytes()));
-        field(Some(&row.occurred_at.timestamp_micros().to_be_bytes()));
-        field(row.actor_user_id.as_ref().map(|id| id.as_bytes().as_slice()));
-        field(Some(row.actor_role.as_bytes()));
-        field(row.patient_id.as_ref().map(|id| id.as_bytes().as_slice()));
-        field(Some(row.action.as_bytes()));
-        field(Some(row.resource_type.as_bytes()));
-        field(row.resource_id.as_deref().map(str::as_bytes));
-        field(Some(row.outcome.as_bytes()));
-        field(row.rule.as_deref().map(str::as_bytes));
-        field(row.purpose.as_deref().map(str::as_bytes));
-        field(row.justification.as_deref().map(str::as_bytes));
-        field(row.ip.as_deref().map(str::as_bytes));
-        field(row.user_agent.as_deref().map(str::as_bytes));
-        field(row.request_id.as_deref().map(str::as_bytes));
-        Ok(mac)
+        field(Some(&self.id));
+        field(Some(&self.occurred_at_micros.to_be_bytes()));
+        field(self.actor_user_id.as_ref().map(<[u8; 16]>::as_slice));
+        field(Some(self.actor_role.as_bytes()));
+        field(self.patient_id.as_ref().map(<[u8; 16]>::as_slice));
+        field(Some(self.action.as_bytes()));
+        field(Some(self.resource_type.as_bytes()));
+        field(self.resource_id.map(str::as_bytes));
+        field(Some(self.outcome.as_bytes()));
+        field(self.rule.map(str::as_bytes));
+        field(self.purpose.map(str::as_bytes));
+        field(self.justification.map(str::as_bytes));
+        field(self.ip.map(str::as_bytes));
+        field(self.user_agent.map(str::as_bytes));
+        field(self.request_id.map(str::as_bytes));
     }
 }
