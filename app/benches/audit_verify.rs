@@ -30,6 +30,10 @@ const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres"
 
 #[tokio::main]
 async fn main() -> Result<()> {
+    // BENCH_TRACE=debug shows where a verify run spends its time.
+    if let Ok(filter) = std::env::var("BENCH_TRACE") {
+        tracing_subscriber::fmt().with_env_filter(format!("app={filter}")).with_target(false).init();
+    }
     let smoke = !std::env::args().any(|arg| arg == "--bench");
     let rows = count("BENCH_VERIFY_ROWS", if smoke { SMOKE_ROWS } else { DEFAULT_ROWS })?;
     let incremental = count("BENCH_INCREMENTAL_ROWS", if smoke { SMOKE_INCREMENTAL } else { DEFAULT_INCREMENTAL })?;
@@ -163,11 +167,12 @@ impl Generator<'_> {
         let mut events: Vec<audit_event::Model> = (0..rows as i64).map(|i| synthetic(first + i, version)).collect();
         // MACs on every core; links one after another, each follows the one before.
         let halves = events.len().div_ceil(2).max(1);
+        let mac = self.mac;
         std::thread::scope(|scope| {
             for part in events.chunks_mut(halves) {
                 scope.spawn(move || {
                     for event in part {
-                        event.mac = self.mac.compute(event).expect("the bench key is loaded").to_vec();
+                        event.mac = mac.compute(event).expect("the bench key is loaded").to_vec();
                     }
                 });
             }

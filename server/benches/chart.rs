@@ -18,15 +18,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use app::domain::audit::{AuditContext, Role};
-use app::domain::ids::PatientId;
-use app::domain::patients::{NewPatient, SearchCriteria};
-use app::domain::seed::seed_patients_tagged;
-use app::domain::seed_clinic;
-use app::domain::state::Services;
+use app::domain::patients::SearchCriteria;
 use app::domain::test_support::{Backend, TestDb};
-use app::domain::users::NewPasskey;
-use indicatif::{ProgressBar, ProgressStyle};
 use server::startup::{self, Application};
+
+#[path = "support/clinic.rs"]
+mod clinic;
+use clinic::{chart_reads, name, seed};
 
 const CONCURRENCY: u32 = 32;
 
@@ -53,44 +51,12 @@ async fn main() -> Result<()> {
     Ok(())
 }
 
-fn name(backend: Backend) -> &'static str {
-    match backend {
-        Backend::Sqlite => "sqlite",
-        Backend::Postgres => "postgres",
-    }
-}
-
 fn which(program: &str) -> Option<std::path::PathBuf> {
     std::env::var_os("PATH")?
         .to_str()?
         .split(':')
         .map(|dir| std::path::Path::new(dir).join(program))
         .find(|p| p.is_file())
-}
-
-fn bar(total: u64, what: String) -> ProgressBar {
-    let bar = ProgressBar::new(total);
-    bar.set_style(
-        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    bar.set_message(what);
-    bar
-}
-
-fn concurrency(backend: Backend) -> usize {
-    if backend == Backend::Postgres { 8 } else { 1 }
-}
-
-async fn seed(backend: Backend, services: &Services, count: u64, tag: &str) -> Result<Vec<(PatientId, NewPatient)>> {
-    let ctx = AuditContext::system("bench");
-    let progress = bar(count, format!("{:<8} seeding {count} patients", name(backend)));
-    let mut created =
-        seed_patients_tagged(&services.patients, &ctx, count, concurrency(backend), tag, |n| progress.inc(n)).await?;
-    progress.finish_and_clear();
-    created.sort_by(|a, b| a.1.mrn.cmp(&b.1.mrn));
-    Ok(created)
 }
 
 async fn chart_load(backend: Backend, count: u64, seconds: u64, smoke: bool) -> Result<()> {
@@ -104,30 +70,7 @@ async fn chart_load(backend: Backend, count: u64, seconds: u64, smoke: bool) -> 
     let application = Application::with_listener(&settings, services.clone(), listener).await?;
     tokio::spawn(application.run_until_stopped());
 
-    let started = Instant::now();
-    let created = seed(backend, &services, count, "BENCH").await?;
-    let ids: Vec<PatientId> = created.iter().map(|(id, _)| *id).collect();
-    let ctx = AuditContext::system("bench");
-    let accounts = seed_clinic::invite_demo_accounts(&services, &ctx, Vec::new(), chrono::Duration::hours(1)).await?;
-    let clinicians: Vec<_> = accounts.clinicians.iter().map(|(_, invitation)| invitation.user_id).collect();
-    let progress = bar(count, format!("{:<8} care teams", name(backend)));
-    seed_clinic::relate(&services, &ctx, &ids, &clinicians, |n| progress.inc(n)).await?;
-    progress.finish_and_clear();
-    let progress = bar(count, format!("{:<8} clinical histories", name(backend)));
-    seed_clinic::seed_histories(&services, &ctx, &ids, concurrency(backend), |n| progress.inc(n)).await?;
-    progress.finish_and_clear();
-    services.chainer.chain_pending(&services.db).await?;
-    // allow-print: a benchmark prints its figures.
-    println!("{:<8} seeded {count} patients with histories in {:.1?}", name(backend), started.elapsed());
-
-    // The first demo clinician is assigned to every third patient and on the care team of the
-    // patient before each of those: two thirds of the clinic.
-    let (_, invitation) = &accounts.clinicians[0];
-    let passkey = NewPasskey { credential_id: b"bench-device".to_vec(), passkey: "{}".into(), name: "bench".into() };
-    let clinician = services.users.enroll(&ctx, invitation.token.expose(), passkey).await?;
-    let cookie = app::domain::test_support::signed_in_cookie(&services, clinician).await;
-    let mine: Vec<String> =
-        ids.iter().enumerate().filter(|(i, _)| i % 3 == 0 || (i + 1) % 3 == 0).map(|(_, id)| id.to_string()).collect();
+    let clinic::Clinic { mine, cookie } = clinic::seed_clinic(backend, &services, count).await?;
 
     // One request through the real stack before the load, to fail early and clearly.
     let probe = reqwest::Client::new()
@@ -146,58 +89,21 @@ async fn chart_load(backend: Backend, count: u64, seconds: u64, smoke: bool) -> 
 
     let dir = tempfile::tempdir()?;
     let script = dir.path().join("chart.lua");
-    std::fs::write(&script, lua_script(&mine, &cookie, &address))?;
-    let output = std::process::Command::new("wrk")
-        .args(["-t2", &format!("-c{CONCURRENCY}"), &format!("-d{seconds}s"), "--latency", "--timeout", "10s", "-s"])
-        .arg(&script)
-        .arg(format!("{address}/api/chart/open"))
-        .output()
-        .context("running wrk")?;
-    let report = String::from_utf8_lossy(&output.stdout);
-    ensure!(output.status.success(), "wrk failed: {}", String::from_utf8_lossy(&output.stderr));
-    if let Some(line) = report.lines().find(|l| l.contains("Non-2xx")) {
-        bail!("some chart reads failed under load: {}", line.trim());
-    }
-    let field = |label: &str| {
-        report.lines().find_map(|l| l.trim().strip_prefix(label).map(|rest| rest.trim().to_owned())).unwrap_or_default()
-    };
+    std::fs::write(&script, clinic::lua_script(&mine, &cookie, &address))?;
+    let run = clinic::wrk(&script, &format!("{address}/api/chart/open"), CONCURRENCY, seconds)?;
     // allow-print
     println!(
         "{:<8} chart/open over HTTP, {} patients, concurrency {CONCURRENCY}, {seconds} s: {} requests/s, p50 {}, p99 {}",
         name(backend),
         count,
-        field("Requests/sec:"),
-        field("50%"),
-        field("99%"),
+        run.requests_per_second,
+        run.p50,
+        run.p99,
     );
     let reads = chart_reads(&services).await?;
     // allow-print
     println!("{:<8} {} chart.read audit rows written during the run", name(backend), reads);
     Ok(())
-}
-
-async fn chart_reads(services: &Services) -> Result<u64> {
-    use app::domain::entities::audit_event;
-    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
-    Ok(audit_event::Entity::find().filter(audit_event::Column::Action.eq("chart.read")).count(&services.db).await?)
-}
-
-/// Each request opens a random patient of the clinician's, with the session cookie and the
-/// same-origin header the server requires.
-fn lua_script(ids: &[String], cookie: &str, origin: &str) -> String {
-    let list = ids.iter().map(|id| format!("\"{id}\"")).collect::<Vec<_>>().join(",");
-    format!(
-        r#"local ids = {{{list}}}
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Cookie"] = "{cookie}"
-wrk.headers["Origin"] = "{origin}"
-request = function()
-  local id = ids[math.random(#ids)]
-  return wrk.format(nil, nil, nil, '{{"patient_id":"' .. id .. '"}}')
-end
-"#
-    )
 }
 
 async fn search(backend: Backend, count: u64) -> Result<()> {

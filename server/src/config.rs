@@ -408,6 +408,10 @@ pub struct DatabaseSettings {
     /// migrations run over `url`, which then has to own the schema.
     #[serde(default)]
     pub migration_url: Option<SecretString>,
+    /// SQLite only: "full" (every commit synced before it returns, the default) or "normal"
+    /// (synced at checkpoints; a power loss can lose the newest audit rows).
+    #[serde(default)]
+    pub sqlite_durability: app::domain::db::SqliteDurability,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -534,7 +538,12 @@ impl Settings {
                 anonymous_challenges_per_minute: default_anonymous_challenges(),
                 session_sweep_seconds: default_session_sweep_seconds(),
             },
-            database: DatabaseSettings { url: SecretString::from(database_url.to_owned()), migration_url: None },
+            database: DatabaseSettings {
+                url: SecretString::from(database_url.to_owned()),
+                migration_url: None,
+                // A throwaway database: no sync per commit.
+                sqlite_durability: app::domain::db::SqliteDurability::Normal,
+            },
             keys: KeySettings {
                 file: None,
                 material: Some(SecretString::from(
@@ -770,6 +779,25 @@ mod tests {
             .unwrap()
             .try_deserialize()
             .unwrap()
+    }
+
+    #[test]
+    fn sqlite_syncs_every_commit_unless_a_deployment_says_normal() {
+        use app::domain::db::SqliteDurability;
+        assert_eq!(with_base("").database.sqlite_durability, SqliteDurability::Full);
+        let normal = with_base("[database]\nsqlite_durability = \"normal\"");
+        assert_eq!(normal.database.sqlite_durability, SqliteDurability::Normal);
+        let err = config::Config::builder()
+            .add_source(config::File::from_str(
+                "url = \"sqlite::memory:\"\nsqlite_durability = \"off\"",
+                config::FileFormat::Toml,
+            ))
+            .build()
+            .unwrap()
+            .try_deserialize::<DatabaseSettings>()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown variant `off`"), "{err}");
     }
 
     #[test]

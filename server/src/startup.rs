@@ -33,7 +33,7 @@ pub async fn services(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Res
     let provider: Arc<dyn KekProvider> = keys::provider(settings)?;
     let url = settings.database.url.expose_secret();
     prepare_sqlite_file(url)?;
-    let db: DatabaseConnection = db::connect(url).await?;
+    let db: DatabaseConnection = db::connect_with(url, settings.database.sqlite_durability).await?;
     match &settings.database.migration_url {
         // The schema owner migrates and grants; the app's own role never holds DDL rights.
         Some(owner_url) => migrate_as_owner(owner_url.expose_secret(), &db).await?,

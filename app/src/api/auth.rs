@@ -19,7 +19,8 @@ pub struct SessionInfo {
     pub display_name: String,
     /// "patient", "clinician", "admin" or "security_officer".
     pub role: String,
-    /// Seconds of inactivity after which the session ends.
+    /// Seconds left before inactivity ends the session, counted from the server's record of
+    /// the last request (at most the idle limit).
     pub idle_timeout_secs: i64,
 }
 
@@ -256,13 +257,14 @@ pub async fn sign_out() -> Result<(), AppError> {
 /// Who is signed in, if anyone. Calling it counts as activity.
 #[server(endpoint = "auth/session", prefix = "/api", input = Json)]
 pub async fn get_session() -> Result<Option<SessionInfo>, AppError> {
-    use super::context::{current_user, services, session};
+    use super::context::{current_user, idle_seconds_left, services, session};
     let (services, session) = (services()?, session().await?);
-    Ok(current_user(&services, &session).await?.map(|user| SessionInfo {
+    let Some(user) = current_user(&services, &session).await? else { return Ok(None) };
+    Ok(Some(SessionInfo {
         user_id: user.id.to_string(),
         display_name: user.display_name,
         role: user.role.as_str().to_owned(),
-        idle_timeout_secs: services.session_policy.idle.num_seconds(),
+        idle_timeout_secs: idle_seconds_left(&services, &session).await?,
     }))
 }
 

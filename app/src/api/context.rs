@@ -18,6 +18,11 @@ use crate::error::AppError;
 
 pub const SIGNED_IN_AT: &str = "signed_in_at";
 pub const LAST_SEEN: &str = "last_seen";
+/// How far the stored `last_seen` may lag behind the newest request, in microseconds. Writing
+/// it on every request made every audited read commit twice (the audit row, then the session
+/// row). The idle limit then ends a session between `idle - 30 s` and `idle` after the last
+/// request: sooner than the limit at worst, never later.
+pub const LAST_SEEN_GRAIN_MICROS: i64 = 30_000_000;
 /// When the person last proved presence with a user-verified passkey assertion (sign-in or
 /// step-up), in microseconds: adding a passkey needs one within 5 minutes.
 pub const PASSKEY_VERIFIED_AT: &str = "passkey_verified_at";
@@ -135,10 +140,19 @@ async fn session_user(
         session.flush().await.map_err(internal)?;
         return Ok(None);
     }
-    if activity {
+    if activity && now.saturating_sub(last_seen) >= LAST_SEEN_GRAIN_MICROS {
         session.insert(LAST_SEEN, now).await.map_err(internal)?;
     }
     Ok(user)
+}
+
+/// Whole seconds left before the idle limit ends this session, as the server counts them
+/// (from the stored `last_seen`), so the page's countdown never outlives the session.
+pub async fn idle_seconds_left(services: &Services, session: &Session) -> Result<i64, AppError> {
+    let now = services.clock.now().timestamp_micros();
+    let last_seen = session.get::<i64>(LAST_SEEN).await.map_err(internal)?.unwrap_or(now);
+    let idle = services.session_policy.idle.num_seconds();
+    Ok((idle - now.saturating_sub(last_seen) / 1_000_000).clamp(0, idle))
 }
 
 /// The signed-in user, for a function any signed-in person may call on their own account. A

@@ -7,15 +7,38 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbB
 
 use super::Error;
 
+/// How SQLite makes a commit durable (its `synchronous` setting, in WAL mode).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteDurability {
+    /// Every commit reaches the disk before it returns: an audit row, once the reply that
+    /// needed it is sent, survives a power loss. The server's default.
+    #[default]
+    Full,
+    /// The write-ahead log is synced at checkpoints only: a power loss (not a crash of the
+    /// process) can lose the newest commits. For throwaway databases (tests, benchmarks).
+    Normal,
+}
+
+/// Connects to `url`; SQLite syncs only at checkpoints (tests, tools on a copy). The server
+/// connects with [`connect_with`] and its configured durability.
+pub async fn connect(url: &str) -> Result<DatabaseConnection, Error> {
+    connect_with(url, SqliteDurability::Normal).await
+}
+
 /// Connects to `url`. For SQLite, one pooled connection: SQLite has a single writer, and every
 /// audited read writes, so queueing in the pool beats failing with "database is locked".
-pub async fn connect(url: &str) -> Result<DatabaseConnection, Error> {
+pub async fn connect_with(url: &str, durability: SqliteDurability) -> Result<DatabaseConnection, Error> {
     let mut options = ConnectOptions::new(url.to_owned());
     options.sqlx_logging(false).acquire_timeout(Duration::from_secs(10));
     if url.starts_with("sqlite:") {
-        options.max_connections(1).min_connections(1).map_sqlx_sqlite_opts(|opts| {
+        let synchronous = match durability {
+            SqliteDurability::Full => sea_orm::sqlx::sqlite::SqliteSynchronous::Full,
+            SqliteDurability::Normal => sea_orm::sqlx::sqlite::SqliteSynchronous::Normal,
+        };
+        options.max_connections(1).min_connections(1).map_sqlx_sqlite_opts(move |opts| {
             opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                .synchronous(synchronous)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10))
                 .create_if_missing(true)
@@ -107,5 +130,26 @@ pub fn backend_name(db: &DatabaseConnection) -> &'static str {
         DbBackend::Postgres => "postgres",
         DbBackend::Sqlite => "sqlite",
         _ => "other",
+    }
+}
+
+#[cfg(all(test, feature = "test-support"))]
+mod tests {
+    use super::{SqliteDurability, connect_with};
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+    async fn synchronous(durability: SqliteDurability) -> i64 {
+        let dir = tempfile::tempdir().unwrap();
+        let db = connect_with(&format!("sqlite://{}/d.db?mode=rwc", dir.path().display()), durability).await.unwrap();
+        let row =
+            db.query_one_raw(Statement::from_string(DbBackend::Sqlite, "PRAGMA synchronous")).await.unwrap().unwrap();
+        row.try_get_by_index::<i64>(0).unwrap()
+    }
+
+    #[tokio::test]
+    async fn full_durability_syncs_every_commit_and_normal_only_at_checkpoints() {
+        // SQLite's codes: 1 NORMAL, 2 FULL.
+        assert_eq!(synchronous(SqliteDurability::Full).await, 2);
+        assert_eq!(synchronous(SqliteDurability::Normal).await, 1);
     }
 }

@@ -84,12 +84,12 @@ impl ChartRepo {
     #[tracing::instrument(skip_all, fields(patient_id = %patient, actor_role = ctx.actor.role.as_str()))]
     pub async fn read(&self, ctx: &AuditContext, patient: PatientId) -> Result<Chart, Error> {
         let permit = self.guard.check(ctx, Action::ChartRead, RESOURCE, Some(patient)).await?;
-        let txn = self.db.begin().await?;
-        let Some(row) = live(patient).one(&txn).await? else {
+        // Reads need no transaction: the audit row is one INSERT, committed before anything is
+        // opened or returned, and an error writing it ends the read here.
+        let Some(row) = live(patient).one(&self.db).await? else {
             self.audit
-                .append(&txn, &permit.ctx, permit.failure(Action::ChartRead, RESOURCE, None, "not-found"))
+                .record(&self.db, &permit.ctx, permit.failure(Action::ChartRead, RESOURCE, None, "not-found"))
                 .await?;
-            txn.commit().await?;
             return Err(Error::NotFound);
         };
         let audience = Audience::of(ctx.actor.role);
@@ -99,11 +99,10 @@ impl ChartRepo {
         if !audience.sees_unreleased() {
             query = query.filter(clinical_entry::Column::Released.eq(true));
         }
-        let rows = query.order_by_desc(clinical_entry::Column::CreatedAt).all(&txn).await?;
+        let rows = query.order_by_desc(clinical_entry::Column::CreatedAt).all(&self.db).await?;
         self.audit
-            .append(&txn, &permit.ctx, permit.entry(Action::ChartRead, RESOURCE, Some(patient.to_string())))
+            .record(&self.db, &permit.ctx, permit.entry(Action::ChartRead, RESOURCE, Some(patient.to_string())))
             .await?;
-        txn.commit().await?;
         let key = self.keys.get(&self.db, row.data_key_id).await?;
         let patient_record = self.patients.open(&self.db, row).await?;
         let mut entries = Vec::with_capacity(rows.len());

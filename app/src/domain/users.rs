@@ -570,7 +570,7 @@ impl UserRepo {
             .await?;
         let mut names = std::collections::HashMap::with_capacity(rows.len());
         for row in rows {
-            let user = self.load(&self.db, UserId(row.id)).await?;
+            let user = self.open_row(&self.db, row).await?;
             names.insert(user.id, (user.role, user.display_name));
         }
         Ok(names)
@@ -750,6 +750,12 @@ impl UserRepo {
 
     pub(crate) async fn load<C: ConnectionTrait>(&self, conn: &C, id: UserId) -> Result<User, Error> {
         let row = app_user::Entity::find_by_id(id.0).one(conn).await?.ok_or(Error::NotFound)?;
+        self.open_row(conn, row).await
+    }
+
+    /// The account of a row already read (its sealed name opened with its data key).
+    async fn open_row<C: ConnectionTrait>(&self, conn: &C, row: app_user::Model) -> Result<User, Error> {
+        let id = UserId(row.id);
         let key = self.keys.get(conn, row.data_key_id).await?;
         Ok(User {
             id,

@@ -78,6 +78,64 @@ async fn audit_verify_passes_an_intact_log_and_names_the_first_changed_row() {
     assert!(text(&tampered.stdout).contains("AUDIT LOG TAMPERED: audit row seq 4"), "{}", text(&tampered.stdout));
 }
 
+#[tokio::test]
+async fn audit_verify_from_checkpoint_records_clean_runs_resumes_after_them_and_refuses_a_forged_line() {
+    use sea_orm::ConnectionTrait;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/resume.db?mode=rwc", dir.path().display());
+    let keys = dir.path().join("keys.json");
+    let resume = dir.path().join("verify.log");
+    let env = [
+        ("APP_DATABASE__URL", url.as_str()),
+        ("APP_KEYS__FILE", keys.to_str().unwrap()),
+        ("APP_KEYS__GENERATE_IF_MISSING", "true"),
+    ];
+    assert!(run_binary(&["seed", "--patients", "3", "--demographics-only"], &env).status.success());
+    assert!(run_binary(&["audit", "chain"], &env).status.success());
+    let verify = || run_binary(&["audit", "verify", "--from-checkpoint", resume.to_str().unwrap()], &env);
+
+    let first = verify();
+    let stdout = text(&first.stdout);
+    assert!(first.status.success(), "{stdout}");
+    assert!(!stdout.contains("resumed after"), "no clean run recorded yet: {stdout}");
+    assert!(stdout.contains("recorded this clean run"), "{stdout}");
+    assert_eq!(std::fs::metadata(&resume).unwrap().permissions().mode() & 0o777, 0o600);
+    let recorded = std::fs::read_to_string(&resume).unwrap();
+    let checkpoint = app::domain::audit::Checkpoint::parse(recorded.lines().next().unwrap()).unwrap();
+
+    assert!(
+        run_binary(&["seed", "--patients", "1", "--demographics-only", "--mrn-prefix", "LATE"], &env).status.success()
+    );
+    assert!(run_binary(&["audit", "chain"], &env).status.success());
+    let second = verify();
+    let stdout = text(&second.stdout);
+    assert!(second.status.success(), "{stdout}");
+    assert!(stdout.contains(&format!("resumed after chain position {}", checkpoint.position)), "{stdout}");
+    assert_eq!(std::fs::read_to_string(&resume).unwrap().lines().count(), 2, "the second clean run is recorded");
+
+    // A row added since, changed behind the triggers, is found by the resumed run.
+    assert!(
+        run_binary(&["seed", "--patients", "1", "--demographics-only", "--mrn-prefix", "LAST"], &env).status.success()
+    );
+    assert!(run_binary(&["audit", "chain"], &env).status.success());
+    let db = app::domain::db::connect(&url).await.unwrap();
+    db.execute_unprepared("DROP TRIGGER audit_event_no_update").await.unwrap();
+    db.execute_unprepared("UPDATE audit_event SET actor_role = 'admin' WHERE seq = (SELECT MAX(seq) FROM audit_event)")
+        .await
+        .unwrap();
+    db.close().await.unwrap();
+    let mut forged = std::fs::read_to_string(&resume).unwrap();
+    forged.push_str(&recorded.replace("\"position\":", "\"position\":9").replace('\n', ""));
+    forged.push('\n');
+    std::fs::write(&resume, forged).unwrap();
+    let third = verify();
+    let stdout = text(&third.stdout);
+    assert_eq!(third.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("is not a checkpoint signed by an audit key: refused"), "{stdout}");
+    assert!(stdout.contains("does not match its MAC"), "{stdout}");
+    assert_eq!(std::fs::read_to_string(&resume).unwrap().lines().count(), 3, "a run with problems is not recorded");
+}
+
 #[test]
 fn keys_rotate_writes_the_new_version_durably_then_rewraps_every_data_key_under_it() {
     let dir = tempfile::tempdir().unwrap();

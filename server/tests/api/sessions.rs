@@ -63,3 +63,42 @@ on_both_backends!(sign_out_ends_the_session_on_the_server, |backend| async move 
     assert_eq!(response.status(), 200);
     assert!(who(&app, &cookie).await.is_null(), "the old cookie is worthless");
 });
+
+/// The session row as stored: its data (with `last_seen`) and its expiry.
+async fn session_row(app: &crate::helpers::TestApp) -> (serde_json::Value, chrono::DateTime<Utc>) {
+    use sea_orm::EntityTrait;
+    let rows = app::domain::entities::session::Entity::find().all(&app.services.db).await.unwrap();
+    assert_eq!(rows.len(), 1, "one signed-in session");
+    (serde_json::from_str(&rows[0].data).unwrap(), rows[0].expires_at)
+}
+
+on_both_backends!(
+    requests_within_thirty_seconds_leave_the_session_row_alone_and_idle_logoff_is_never_late,
+    |backend| async move {
+        let start = Utc::now();
+        let clock = Arc::new(FixedClock::new(start));
+        let app = spawn_app_with_clock(backend, clock.clone()).await;
+        let (_, cookie) = app.signed_in(Role::Clinician).await;
+        let signed_in = session_row(&app).await;
+        assert_eq!(signed_in.0["last_seen"], start.timestamp_micros());
+
+        clock.advance(Duration::seconds(29));
+        assert_eq!(who(&app, &cookie).await["idle_timeout_secs"], 871, "counted from the stored last request");
+        who(&app, &cookie).await;
+        assert_eq!(session_row(&app).await, signed_in, "no write within 30 seconds of the last one");
+
+        clock.advance(Duration::seconds(2));
+        assert_eq!(who(&app, &cookie).await["idle_timeout_secs"], 900);
+        let (data, expires_at) = session_row(&app).await;
+        let written = start + Duration::seconds(31);
+        assert_eq!(data["last_seen"], written.timestamp_micros(), "31 seconds on, the request is recorded");
+        assert_ne!(expires_at, signed_in.1, "and the row's expiry moves with it");
+
+        // A request 29 seconds after that write is not recorded: the idle limit counts from the
+        // write, so the session ends 15 minutes after it, before 15 minutes after the last request.
+        clock.advance(Duration::seconds(29));
+        assert_eq!(who(&app, &cookie).await["idle_timeout_secs"], 871);
+        clock.advance(Duration::minutes(15) - Duration::seconds(29) + Duration::seconds(1));
+        assert!(who(&app, &cookie).await.is_null(), "15 minutes and 1 second after the recorded request");
+    }
+);

@@ -204,6 +204,7 @@ pub async fn verify_with(
         0 => std::thread::available_parallelism().map_or(2, usize::from),
         n => n,
     };
+    let started = std::time::Instant::now();
     let plan = Plan { start, head_position, workers, stretch_positions: options.stretch_positions.max(1) };
     let stretches = check_chain(db, keys.clone(), plan, &mut progress).await?;
     for stretch in stretches {
@@ -215,6 +216,11 @@ pub async fn verify_with(
         }
     }
 
+    tracing::debug!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        links = report.links_checked,
+        "audit verify: chain checked"
+    );
     let linked_events = report.events_checked;
     let scope = unlinked::Scope {
         head_position,
@@ -225,6 +231,10 @@ pub async fn verify_with(
         grace: options.grace,
     };
     unlinked::check(db, mac, &scope, &mut report).await?;
+    tracing::debug!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "audit verify: unlinked rows and duplicates checked"
+    );
     progress(report.events_checked, report.events_checked);
     // Findings in log order, so the first one named is the earliest bad row.
     report.findings.sort_by_key(|f| f.seq().unwrap_or(i64::MAX));
@@ -358,9 +368,10 @@ impl Pool {
                 if options.get_filename() == std::path::Path::new(":memory:") || workers < 2 {
                     return Ok(Self::Sqlite(shared.clone()));
                 }
+                // Rows cross from SQLite's thread in batches rather than a few at a time.
                 let readers = sqlx::sqlite::SqlitePoolOptions::new()
                     .max_connections(u32::try_from(workers).unwrap_or(2))
-                    .connect_with(options.read_only(true))
+                    .connect_with(options.read_only(true).row_buffer_size(4096))
                     .await
                     .map_err(stream_error)?;
                 Ok(Self::Sqlite(readers))

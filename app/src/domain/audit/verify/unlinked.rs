@@ -48,6 +48,7 @@ pub(super) async fn check(
         report.found(Finding::DuplicateEvent { seq: *seq, id: *id });
     }
     let duplicates: HashSet<i64> = duplicates.into_iter().map(|(seq, _)| seq).collect();
+    tracing::debug!(found = duplicates.len(), "audit verify: repeated ids looked for");
 
     // One snapshot for the tail and the count, so that rows committing meanwhile are in both
     // or in neither.
