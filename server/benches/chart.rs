@@ -93,12 +93,16 @@ async fn chart_load(backend: Backend, count: u64, seconds: u64, smoke: bool) -> 
     let run = clinic::wrk(&script, &format!("{address}/api/chart/open"), CONCURRENCY, seconds)?;
     // allow-print
     println!(
-        "{:<8} chart/open over HTTP, {} patients, concurrency {CONCURRENCY}, {seconds} s: {} requests/s, p50 {}, p99 {}",
+        "{:<8} chart/open over HTTP, {} patients, concurrency {CONCURRENCY}, {seconds} s: {} requests/s, p50 {}, p99 {}, \
+         socket errors: {}; answered {} of {} sent",
         name(backend),
         count,
         run.requests_per_second,
         run.p50,
         run.p99,
+        if run.errors.is_empty() { "none" } else { run.errors.as_str() },
+        run.answered,
+        run.sent,
     );
     let reads = chart_reads(&services).await?;
     // allow-print

@@ -134,6 +134,7 @@ pub fn backend_name(db: &DatabaseConnection) -> &'static str {
 }
 
 #[cfg(all(test, feature = "test-support"))]
+#[allow(clippy::unwrap_used)] // Test code: a failed step should stop the test where it failed.
 mod tests {
     use super::{SqliteDurability, connect_with};
     use sea_orm::{ConnectionTrait, DbBackend, Statement};
