@@ -797,7 +797,7 @@ mod tests {
             .try_deserialize::<DatabaseSettings>()
             .unwrap_err()
             .to_string();
-        assert!(err.contains("unknown variant `off`"), "{err}");
+        assert!(err.contains("does not have variant constructor off"), "{err}");
     }
 
     #[test]
