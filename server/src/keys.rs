@@ -154,7 +154,8 @@ impl KekProvider for ReloadingKeyring {
     }
 
     fn unwrap(&self, data_key_id: uuid::Uuid, wrapped: &WrappedKey) -> Result<KeyBytes, CryptoError> {
-        match self.read().unwrap(data_key_id, wrapped) {
+        let found = self.read().unwrap(data_key_id, wrapped);
+        match found {
             Err(CryptoError::UnknownKek { .. }) if self.reload() => self.read().unwrap(data_key_id, wrapped),
             other => other,
         }
@@ -171,7 +172,10 @@ impl KekProvider for ReloadingKeyring {
     /// An audit key version this node has not loaded (rotated by an operator while it ran)
     /// re-reads the key file once, as for KEK versions.
     fn audit_key(&self, version: u32, kind: AuditKeyKind) -> Result<KeyBytes, CryptoError> {
-        match self.read().audit_key(version, kind) {
+        // The read guard must be gone before a reload takes the write lock: a guard living on
+        // in the match's scrutinee would deadlock on a version that is not loaded.
+        let found = self.read().audit_key(version, kind);
+        match found {
             Err(CryptoError::UnknownAuditKey(_)) if self.reload() => self.read().audit_key(version, kind),
             other => other,
         }
@@ -197,6 +201,21 @@ mod tests {
         assert_eq!(LocalKeyring::from_json(&text).unwrap().versions(), vec![1, 2]);
         assert_eq!(fs::read_dir(path.parent().unwrap()).unwrap().count(), 1);
         check_permissions(&path).unwrap();
+    }
+
+    #[test]
+    fn asking_for_an_audit_key_version_that_is_not_loaded_rereads_the_file_and_answers_unknown() {
+        use app::domain::crypto::AuditKeyKind;
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings::ephemeral("sqlite::memory:");
+        settings.keys.material = None;
+        settings.keys.file = Some(dir.path().join("keys.json"));
+        write_key_file(settings.keys.file.as_ref().unwrap(), &LocalKeyring::generate("test")).unwrap();
+        let provider = provider(&settings).unwrap();
+        // Run where a deadlock (a read guard held across the reload's write lock) fails the test.
+        let (done, answer) = std::sync::mpsc::channel();
+        std::thread::spawn(move || done.send(provider.audit_key(7, AuditKeyKind::EventMac).is_err()).unwrap());
+        assert_eq!(answer.recv_timeout(std::time::Duration::from_secs(10)), Ok(true));
     }
 
     #[test]
