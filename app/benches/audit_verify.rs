@@ -51,6 +51,7 @@ async fn main() -> Result<()> {
             bail!("PostgreSQL is unreachable ({err}): CI=true requires it")
         }
         Err(err) => {
+            // allow-print: a benchmark prints its figures.
             println!("postgres  skipped: unreachable ({err}); set BENCH_POSTGRES_URL to measure it");
             return Ok(());
         }
@@ -89,6 +90,7 @@ async fn run(backend: &str, url: &str, rows: u64, incremental: u64) -> Result<()
         db.execute_unprepared("VACUUM ANALYZE audit_chain").await?;
     }
     let made = started.elapsed();
+    // allow-print: a benchmark prints its figures.
     println!(
         "{backend:<8}  made {rows} audit rows with MACs and links in {:.1} s ({:.0} rows/s)",
         made.as_secs_f64(),
@@ -101,6 +103,7 @@ async fn run(backend: &str, url: &str, rows: u64, incremental: u64) -> Result<()
     let elapsed = started.elapsed();
     ensure!(report.is_intact(), "{backend}: the generated log does not verify: {:?}", report.first_problem());
     ensure!(report.events_checked == rows, "{backend}: checked {} rows of {rows}", report.events_checked);
+    // allow-print: a benchmark prints its figures.
     println!(
         "{backend:<8}  audit verify (full)         rows={rows}  {:.0} rows/s  ({:.2} s)",
         rows as f64 / elapsed.as_secs_f64(),
@@ -118,6 +121,7 @@ async fn run(backend: &str, url: &str, rows: u64, incremental: u64) -> Result<()
     ensure!(report.is_intact(), "{backend}: the resumed run found {:?}", report.first_problem());
     ensure!(report.resumed_from == Some(head.position), "{backend}: the run did not resume from the checkpoint");
     ensure!(report.links_checked == incremental, "{backend}: resumed run checked {} links", report.links_checked);
+    // allow-print: a benchmark prints its figures.
     println!(
         "{backend:<8}  audit verify (incremental)  rows={incremental} after {rows}  {:.0} rows/s  ({:.2} s)",
         incremental as f64 / elapsed.as_secs_f64(),

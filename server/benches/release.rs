@@ -70,6 +70,7 @@ async fn run(backend: Backend, binary: &Path, patients: u64, seconds: u64) -> Re
     let ceiling = match backend {
         Backend::Postgres => {
             let ceiling = pgbench(&test, &clinic, seconds).await?;
+            // allow-print: a benchmark prints its figures.
             println!(
                 "{:<8} pgbench, the same transaction shape, {PGBENCH_CLIENTS} clients: {ceiling:.0} transactions/s",
                 name(backend)
@@ -100,6 +101,7 @@ async fn run(backend: Backend, binary: &Path, patients: u64, seconds: u64) -> Re
     let _ = Command::new("kill").arg(child.id().to_string()).status();
     let _ = child.wait();
     measured?;
+    // allow-print: a benchmark prints its figures.
     println!("{:<8} server peak RSS {:.1} MB", name(backend), peak.unwrap_or(0) as f64 / 1024.0);
     Ok(())
 }
@@ -132,6 +134,7 @@ async fn measure(
                 .ok()
                 .map(|ours| format!(", {:.0}% of pgbench", ours / ceiling * 100.0))
         });
+        // allow-print: a benchmark prints its figures.
         println!(
             "{:<8} release server, chart/open, concurrency {connections}, {seconds} s: {} requests/s{}, p50 {}, p99 {}, \
              errors: {}; answered {}, sent {}, chart.read audit rows {audited}",
