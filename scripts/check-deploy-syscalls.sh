@@ -6,7 +6,7 @@
 # unit's SystemCallFilter (allow-list minus the ~ lines, expanded by systemd-analyze) and every
 # socket it opened must be of a RestrictAddressFamilies family. A call outside the filter
 # would fail with EPERM in production, so this fails instead.
-# Run after the release build (cargo leptos build --release), on SQLite with synthetic data.
+# Run after the release build (cargo leptos build --release --split), on SQLite with synthetic data.
 # Needs: strace and systemd-analyze (Debian: strace systemd), curl, python3.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

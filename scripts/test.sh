@@ -45,11 +45,15 @@ step "unit, repository and HTTP tests on SQLite and PostgreSQL"
 cargo test -p migrations -p app -p server --features app/test-support 2>&1 | tee "$LOG_DIR/cargo-test.log"
 
 step "release build: server and WASM bundle, precompressed (brotli and gzip)"
-cargo leptos build --release --precompress
+cargo leptos build --release --split --precompress
 wasm="target/site/pkg/clinic.wasm"
 [[ -s "$wasm.br" && -s "$wasm.gz" ]] || die "the release build wrote no precompressed bundle ($wasm.br, $wasm.gz)"
-printf 'WASM bundle: %s bytes raw; on the wire %s bytes brotli, %s bytes gzip\n' \
+[[ -s target/site/pkg/__wasm_split_manifest.json ]] || die "the release build was not split (no __wasm_split_manifest.json)"
+printf 'WASM main module: %s bytes raw; on the wire %s bytes brotli, %s bytes gzip\n' \
   "$(stat -c %s "$wasm")" "$(stat -c %s "$wasm.br")" "$(stat -c %s "$wasm.gz")"
+chunks=(target/site/pkg/*.wasm)
+printf 'WASM modules in all (main and lazily loaded chunks): %s, %s bytes gzip\n' \
+  "${#chunks[@]}" "$(cat "${chunks[@]/%/.gz}" | wc -c)"
 
 step "the release server's system calls against the systemd unit's filters (strace)"
 bash scripts/check-deploy-syscalls.sh

@@ -13,12 +13,29 @@ pub fn use_session() -> SessionResource {
     expect_context::<SessionResource>()
 }
 
+/// Whether the page under the shell is hydrated and interactive. The shell hydrates first; a
+/// page is a lazy route whose module may still be on its way (see `routes`), so each route
+/// view ends with [`PageReady`], whose effect runs once that page is hydrated.
+#[derive(Clone, Copy)]
+pub struct PageHydrated(RwSignal<bool>);
+
+impl PageHydrated {
+    pub fn provide() {
+        provide_context(Self(RwSignal::new(false)));
+    }
+}
+
+/// Marks the page hydrated: effects run only in the browser, after the view that created them
+/// has been hydrated. Browser tests wait for the flag instead of guessing.
+#[component]
+pub fn PageReady() -> impl IntoView {
+    let PageHydrated(hydrated) = expect_context::<PageHydrated>();
+    Effect::new(move |_| hydrated.set(true));
+}
+
 #[component]
 pub fn Shell(children: Children) -> impl IntoView {
-    // Effects run only in the browser, so this flips once the page is hydrated and interactive:
-    // browser tests wait for it instead of guessing.
-    let (hydrated, set_hydrated) = signal(false);
-    Effect::new(move |_| set_hydrated.set(true));
+    let PageHydrated(hydrated) = expect_context::<PageHydrated>();
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
         <header class="app-header">

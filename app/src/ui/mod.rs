@@ -21,6 +21,7 @@ mod messages;
 mod portal;
 mod record;
 mod role_home;
+mod routes;
 mod security;
 mod sign_in;
 mod status;
@@ -32,21 +33,11 @@ mod workforce_identity;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{SsrMode, path};
+use leptos_router::{Lazy, SsrMode, path};
 
-use account::AccountPage;
-use admin::AdminPage;
-use chart_page::ChartRoute;
-use dashboard::DashboardPage;
-use enroll::EnrollPage;
 use home::HomePage;
-use incidents::{IncidentPage, IncidentsPage, NewIncidentPage};
-use layout::{SessionResource, Shell};
-use messages::{ClinicianMessagesPage, ClinicianThreadPage, PortalMessagesPage, PortalThreadPage};
-use portal::PortalPage;
-use security::SecurityPage;
-use sign_in::SignInPage;
-use video::VideoVisitPage;
+use layout::{PageHydrated, PageReady, SessionResource, Shell};
+use routes::*;
 
 use crate::api::auth::get_session;
 
@@ -89,31 +80,32 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     let session: SessionResource = Resource::new(|| (), |_| get_session());
     provide_context(session);
+    PageHydrated::provide();
     view! {
         <Stylesheet id="leptos" href="/pkg/clinic.css"/>
         <Title text="Clinic"/>
         <Router>
             <Shell>
-                <Routes fallback=|| view! { <NotFound/> }>
-                    <Route path=path!("/") view=HomePage/>
-                    <Route path=path!("/sign-in") view=SignInPage/>
-                    <Route path=path!("/enroll") view=EnrollPage/>
-                    <Route path=path!("/account") view=AccountPage/>
-                    <Route path=path!("/portal") ssr=SsrMode::Async view=PortalPage/>
-                    <Route path=path!("/dashboard") ssr=SsrMode::Async view=DashboardPage/>
-                    <Route path=path!("/dashboard/patients/:id") ssr=SsrMode::Async view=ChartRoute/>
-                    <Route path=path!("/visit/:id") ssr=SsrMode::Async view=VideoVisitPage/>
-                    <Route path=path!("/portal/messages") ssr=SsrMode::Async view=PortalMessagesPage/>
-                    <Route path=path!("/portal/messages/:id") ssr=SsrMode::Async view=PortalThreadPage/>
-                    <Route path=path!("/dashboard/messages") ssr=SsrMode::Async view=ClinicianMessagesPage/>
-                    <Route path=path!("/dashboard/messages/:id") ssr=SsrMode::Async view=ClinicianThreadPage/>
-                    <Route path=path!("/admin") ssr=SsrMode::Async view=AdminPage/>
-                    <Route path=path!("/security") ssr=SsrMode::Async view=SecurityPage/>
-                    <Route path=path!("/security/alerts") ssr=SsrMode::Async view=alerts::AlertInboxPage/>
-                    <Route path=path!("/security/alerts/:id") ssr=SsrMode::Async view=alerts::AlertDetailPage/>
-                    <Route path=path!("/security/incidents") ssr=SsrMode::Async view=IncidentsPage/>
-                    <Route path=path!("/security/incidents/new") ssr=SsrMode::Async view=NewIncidentPage/>
-                    <Route path=path!("/security/incidents/:id") ssr=SsrMode::Async view=IncidentPage/>
+                <Routes fallback=|| view! { <NotFound/> <PageReady/> }>
+                    <Route path=path!("/") view=|| view! { <HomePage/> <PageReady/> }/>
+                    <Route path=path!("/sign-in") view={Lazy::<SignInLazy>::new()}/>
+                    <Route path=path!("/enroll") view={Lazy::<EnrollLazy>::new()}/>
+                    <Route path=path!("/account") view={Lazy::<AccountLazy>::new()}/>
+                    <Route path=path!("/portal") ssr=SsrMode::Async view={Lazy::<PortalLazy>::new()}/>
+                    <Route path=path!("/dashboard") ssr=SsrMode::Async view={Lazy::<DashboardLazy>::new()}/>
+                    <Route path=path!("/dashboard/patients/:id") ssr=SsrMode::Async view={Lazy::<ChartLazy>::new()}/>
+                    <Route path=path!("/visit/:id") ssr=SsrMode::Async view={Lazy::<VideoVisitLazy>::new()}/>
+                    <Route path=path!("/portal/messages") ssr=SsrMode::Async view={Lazy::<PortalMessagesLazy>::new()}/>
+                    <Route path=path!("/portal/messages/:id") ssr=SsrMode::Async view={Lazy::<PortalThreadLazy>::new()}/>
+                    <Route path=path!("/dashboard/messages") ssr=SsrMode::Async view={Lazy::<ClinicianMessagesLazy>::new()}/>
+                    <Route path=path!("/dashboard/messages/:id") ssr=SsrMode::Async view={Lazy::<ClinicianThreadLazy>::new()}/>
+                    <Route path=path!("/admin") ssr=SsrMode::Async view={Lazy::<AdminLazy>::new()}/>
+                    <Route path=path!("/security") ssr=SsrMode::Async view={Lazy::<SecurityLazy>::new()}/>
+                    <Route path=path!("/security/alerts") ssr=SsrMode::Async view={Lazy::<AlertInboxLazy>::new()}/>
+                    <Route path=path!("/security/alerts/:id") ssr=SsrMode::Async view={Lazy::<AlertDetailLazy>::new()}/>
+                    <Route path=path!("/security/incidents") ssr=SsrMode::Async view={Lazy::<IncidentsLazy>::new()}/>
+                    <Route path=path!("/security/incidents/new") ssr=SsrMode::Async view={Lazy::<NewIncidentLazy>::new()}/>
+                    <Route path=path!("/security/incidents/:id") ssr=SsrMode::Async view={Lazy::<IncidentLazy>::new()}/>
                 </Routes>
             </Shell>
         </Router>
