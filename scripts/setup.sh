@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the project needs on a fresh machine, skipping what is already there:
 # the wasm32 target, cargo-leptos, wasm-bindgen (the exact version in Cargo.lock), the npm
-# packages of end2end/ (wasm-opt via binaryen, Playwright), Debian's Chromium, HAProxy, wrk,
+# packages of end2end/ (wasm-opt via binaryen, Playwright, Lighthouse), Debian's Chromium, HAProxy, wrk,
 # testssl.sh and jq, and checkov and python-hcl2 from PyPI.
 # Nothing is downloaded from outside the package registries and rustup.
 set -euo pipefail
@@ -35,7 +35,7 @@ fi
 
 if [[ ! -x end2end/node_modules/.bin/wasm-opt || ! -d end2end/node_modules/@playwright/test ]] \
   || ! cmp -s end2end/package-lock.json end2end/node_modules/.package-lock.json.installed; then
-  step "installing end2end npm packages (binaryen's wasm-opt, Playwright without browsers)"
+  step "installing end2end npm packages (binaryen's wasm-opt, Playwright without browsers, Lighthouse)"
   (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
   cp end2end/package-lock.json end2end/node_modules/.package-lock.json.installed
 fi
