@@ -43,6 +43,8 @@ test('the bootstrap admin enrolls a passkey, signs in without a user name, and s
   await hydrated(page);
   await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
   await page.waitForURL('**/admin');
+  // The admin page is a lazy route: it takes input once its modules are in and it is hydrated.
+  await hydrated(page);
   // Signing in gives the session a new id.
   const after = await sessionCookie();
   expect(after?.value).toBeTruthy();
