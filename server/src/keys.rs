@@ -121,6 +121,22 @@ impl ReloadingKeyring {
         self.ring.read().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Asks the loaded keys, and asks again after one re-read of the key file when the answer
+    /// is that the version is not loaded (rotated by an operator while this node ran). The read
+    /// guard of the first ask is dropped before the reload takes the write lock: a guard living
+    /// on across it would deadlock.
+    fn ask_reloading<T>(
+        &self,
+        not_loaded: fn(&CryptoError) -> bool,
+        ask: impl Fn(&LocalKeyring) -> Result<T, CryptoError>,
+    ) -> Result<T, CryptoError> {
+        let first = ask(&self.read());
+        match first {
+            Err(err) if not_loaded(&err) && self.reload() => ask(&self.read()),
+            other => other,
+        }
+    }
+
     fn reload(&self) -> bool {
         match load(&self.settings) {
             Ok(fresh) if fresh.kek_id() != self.kek_id => {
@@ -154,11 +170,10 @@ impl KekProvider for ReloadingKeyring {
     }
 
     fn unwrap(&self, data_key_id: uuid::Uuid, wrapped: &WrappedKey) -> Result<KeyBytes, CryptoError> {
-        let found = self.read().unwrap(data_key_id, wrapped);
-        match found {
-            Err(CryptoError::UnknownKek { .. }) if self.reload() => self.read().unwrap(data_key_id, wrapped),
-            other => other,
-        }
+        self.ask_reloading(
+            |err| matches!(err, CryptoError::UnknownKek { .. }),
+            |ring| ring.unwrap(data_key_id, wrapped),
+        )
     }
 
     fn derive_secret(&self, purpose: &str) -> KeyBytes {
@@ -172,13 +187,7 @@ impl KekProvider for ReloadingKeyring {
     /// An audit key version this node has not loaded (rotated by an operator while it ran)
     /// re-reads the key file once, as for KEK versions.
     fn audit_key(&self, version: u32, kind: AuditKeyKind) -> Result<KeyBytes, CryptoError> {
-        // The read guard must be gone before a reload takes the write lock: a guard living on
-        // in the match's scrutinee would deadlock on a version that is not loaded.
-        let found = self.read().audit_key(version, kind);
-        match found {
-            Err(CryptoError::UnknownAuditKey(_)) if self.reload() => self.read().audit_key(version, kind),
-            other => other,
-        }
+        self.ask_reloading(|err| matches!(err, CryptoError::UnknownAuditKey(_)), |ring| ring.audit_key(version, kind))
     }
 }
 
