@@ -206,14 +206,7 @@ impl AuditChainer {
             txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({CHAIN_LOCK_KEY})")).await?;
         }
         let last = audit_chain::Entity::find().order_by_desc(audit_chain::Column::Position).one(&txn).await?;
-        let newest_seq: Option<i64> = audit_chain::Entity::find()
-            .select_only()
-            .column_as(audit_chain::Column::EventSeq.max(), "max")
-            .into_tuple()
-            .one(&txn)
-            .await?
-            .flatten();
-        let floor = newest_seq.unwrap_or(0).saturating_sub(LOOKBACK_SEQS);
+        let floor = newest_linked_seq(&txn, None).await?.saturating_sub(LOOKBACK_SEQS);
         let pending = audit_event::Entity::find()
             .filter(audit_event::Column::Seq.gt(floor))
             .filter(Expr::exists(linked_subquery()).not())
@@ -257,6 +250,17 @@ pub(super) fn feed_link(mac: &mut Hmac<Sha256>, prev: &[u8], position: i64, even
     mac.update(&position.to_be_bytes());
     mac.update(&event_seq.to_be_bytes());
     mac.update(event_mac);
+}
+
+/// The newest event seq the chain links (at positions up to `head_position`, if given); 0 for
+/// an empty chain.
+pub(super) async fn newest_linked_seq<C: ConnectionTrait>(conn: &C, head_position: Option<i64>) -> Result<i64, DbErr> {
+    let mut query = audit_chain::Entity::find().select_only().column_as(audit_chain::Column::EventSeq.max(), "max");
+    if let Some(head) = head_position {
+        query = query.filter(audit_chain::Column::Position.lte(head));
+    }
+    let newest: Option<i64> = query.into_tuple().one(conn).await?.flatten();
+    Ok(newest.unwrap_or(0))
 }
 
 /// `SELECT 1 FROM audit_chain WHERE audit_chain.event_seq = audit_event.seq`

@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use super::{Finding, VerifyReport};
 use crate::domain::Error;
+use crate::domain::audit::chain::{linked_subquery, newest_linked_seq};
 use crate::domain::audit::mac::EventMac;
 use crate::domain::entities::{audit_chain, audit_event};
 
@@ -42,7 +43,7 @@ pub(super) async fn check(
     scope: &Scope,
     report: &mut VerifyReport,
 ) -> Result<(), Error> {
-    let floor = newest_linked_seq(db, scope.head_position).await?.saturating_sub(scope.lookback_seqs);
+    let floor = newest_linked_seq(db, Some(scope.head_position)).await?.saturating_sub(scope.lookback_seqs);
     let duplicates = duplicates(db, scope, scope.linked_events.is_none().then_some(floor)).await?;
     for (seq, id) in &duplicates {
         report.found(Finding::DuplicateEvent { seq: *seq, id: *id });
@@ -112,27 +113,9 @@ async fn walk<C: ConnectionTrait>(
 
 /// `SELECT 1 FROM audit_chain WHERE event_seq = audit_event.seq AND position <= head`
 fn linked_up_to(head_position: i64) -> sea_orm::sea_query::SelectStatement {
-    Query::select()
-        .expr(Expr::val(1))
-        .from(audit_chain::Entity)
-        .and_where(
-            Expr::col((audit_chain::Entity, audit_chain::Column::EventSeq))
-                .equals((audit_event::Entity, audit_event::Column::Seq)),
-        )
-        .and_where(Expr::col((audit_chain::Entity, audit_chain::Column::Position)).lte(head_position))
-        .to_owned()
-}
-
-async fn newest_linked_seq(db: &DatabaseConnection, head_position: i64) -> Result<i64, Error> {
-    let newest: Option<i64> = audit_chain::Entity::find()
-        .select_only()
-        .column_as(audit_chain::Column::EventSeq.max(), "max")
-        .filter(audit_chain::Column::Position.lte(head_position))
-        .into_tuple()
-        .one(db)
-        .await?
-        .flatten();
-    Ok(newest.unwrap_or(0))
+    let mut query = linked_subquery();
+    query.and_where(Expr::col((audit_chain::Entity, audit_chain::Column::Position)).lte(head_position));
+    query
 }
 
 /// Rows repeating an earlier row's id, in log order: over the whole log, or (resuming) among
