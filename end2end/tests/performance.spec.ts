@@ -126,8 +126,23 @@ test('every route loads at most its budget of JavaScript and WASM before it is i
   expect(over, `routes over the budget of ${routeBudgetBytes} bytes`).toEqual([]);
 });
 
-// One Lighthouse run in its own headless Chromium, signed in through the context's cookies.
+// Lighthouse itself sometimes fails to record a trace (NO_NAVSTART, "Please run Lighthouse
+// again"); such a run says nothing about the page, so it is run again, at most twice.
 function lighthouse(url: string, cookies: string) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return lighthouseOnce(url, cookies);
+    } catch (error) {
+      if (attempt >= 3 || !(error instanceof LighthouseRuntimeError)) throw error;
+      console.log(`lighthouse on ${url}: ${error.message.split('\n')[0]}; running it again`);
+    }
+  }
+}
+
+class LighthouseRuntimeError extends Error {}
+
+// One Lighthouse run in its own headless Chromium, signed in through the context's cookies.
+function lighthouseOnce(url: string, cookies: string) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'clinic-lighthouse-'));
   const report = path.join(dir, 'report.json');
   const headers = path.join(dir, 'headers.json');
@@ -146,7 +161,10 @@ function lighthouse(url: string, cookies: string) {
     { encoding: 'utf8', env: { ...process.env, CHROME_PATH: '/usr/bin/chromium' }, timeout: 150_000 },
   );
   if (run.status !== 0 || !fs.existsSync(report)) {
-    throw new Error(`lighthouse failed on ${url} (status ${run.status}): ${run.stderr}`);
+    fs.rmSync(dir, { recursive: true, force: true });
+    const message = `lighthouse failed on ${url} (status ${run.status}): ${run.stderr}`;
+    if (/Runtime error encountered/.test(run.stderr ?? '')) throw new LighthouseRuntimeError(message);
+    throw new Error(message);
   }
   const result = JSON.parse(fs.readFileSync(report, 'utf8'));
   fs.rmSync(dir, { recursive: true, force: true });
