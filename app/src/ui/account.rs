@@ -89,7 +89,7 @@ pub fn AccountPage() -> impl IntoView {
         <section class="panel" aria-labelledby="add-title">
             <h2 id="add-title">"Add a passkey on this device"</h2>
             <p class="muted">"You will be asked for one of your passkeys first, to confirm it is you."</p>
-            <form class="form-grid" on:submit=move |ev| { ev.prevent_default(); add.dispatch(()); }>
+            <form method="post" class="form-grid" on:submit=move |ev| { ev.prevent_default(); add.dispatch(()); }>
                 <label for="new-passkey-name">"Device name"</label>
                 <input id="new-passkey-name" type="text" maxlength="60" required prop:value=move || new_name.get() on:input=move |ev| new_name.set(event_target_value(&ev))/>
                 <button class="button" type="submit" id="add-passkey">"Add passkey"</button>

@@ -84,7 +84,7 @@ fn InvitePanel(refresh: RwSignal<u32>) -> impl IntoView {
     view! {
         <section class="panel" aria-labelledby="invite-title">
             <h2 id="invite-title">"Invite someone"</h2>
-            <form class="form-grid" on:submit=move |ev| { ev.prevent_default(); invite.dispatch(()); }>
+            <form method="post" class="form-grid" on:submit=move |ev| { ev.prevent_default(); invite.dispatch(()); }>
                 <label for="invite-role">"Role"</label>
                 <select id="invite-role" on:change=move |ev| role.set(event_target_value(&ev)) prop:value=move || role.get()>
                     <option value="clinician">"Clinician"</option>
@@ -251,7 +251,7 @@ pub fn AuditLogPanel(log: AuditLog) -> impl IntoView {
                     })}
                 </span>
             </div>
-            <form class="filters" on:submit=|ev| ev.prevent_default()>
+            <form method="post" class="filters" on:submit=|ev| ev.prevent_default()>
                 <label>"Action"<input type="text" placeholder="patient.read" prop:value=action_value on:change=on_action/></label>
                 <label>"Outcome"
                     <select prop:value=outcome_value on:change=on_outcome>

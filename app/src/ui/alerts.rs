@@ -153,7 +153,7 @@ fn AlertList(
     view! {
         <section class="panel" aria-labelledby="inbox-title">
             <h2 id="inbox-title">"Alerts"</h2>
-            <form class="filters" id="alert-filters" on:submit=|ev| ev.prevent_default()>
+            <form method="post" class="filters" id="alert-filters" on:submit=|ev| ev.prevent_default()>
                 <label>"Status"
                     <select id="filter-status" prop:value=status_value on:change=on_status>
                         <option value="">"Any"</option>
@@ -377,7 +377,7 @@ fn AlertView(detail: AlertDetailView, refresh: RwSignal<u32>) -> impl IntoView {
                 }}
             </div>
             {(alert.status != "closed").then(|| view! {
-                <form class="close-form" novalidate on:submit=submit_close>
+                <form method="post" class="close-form" novalidate on:submit=submit_close>
                     <label for="close-note">"Why is it closed? (required)"</label>
                     <textarea id="close-note" rows="3" maxlength="2000" required
                         prop:value=move || close_note.get() on:input=move |ev| close_note.set(event_target_value(&ev))></textarea>
@@ -482,7 +482,7 @@ fn AlertNotes(id: String, notes: Vec<crate::api::alerts::AlertNoteView>, refresh
                     </ul>
                 }.into_any()
             }}
-            <form class="note-form" novalidate on:submit=submit>
+            <form method="post" class="note-form" novalidate on:submit=submit>
                 <label for="alert-note">"Add a note"</label>
                 <textarea id="alert-note" rows="3" maxlength="2000"
                     prop:value=move || body.get() on:input=move |ev| body.set(event_target_value(&ev))></textarea>

@@ -138,7 +138,7 @@ fn BookVisit(data: VisitsData) -> impl IntoView {
                     }
                     view! {
                         <h3>"Book a visit"</h3>
-                        <form class="inline-form" id="find-slots" on:submit=search>
+                        <form method="post" class="inline-form" id="find-slots" on:submit=search>
                             <div class="field">
                                 <label for="visit-kind">"Kind of visit"</label>
                                 <select id="visit-kind" on:change=move |ev| kind.set(event_target_value(&ev)) prop:value=move || kind.get()>
@@ -193,7 +193,7 @@ fn SlotPicker(
 ) -> impl IntoView {
     let in_browser = use_in_browser();
     view! {
-        <form id="book-slot" on:submit=submit>
+        <form method="post" id="book-slot" on:submit=submit>
             <fieldset class="slot-picker">
                 <legend>"Open times"</legend>
                 <div class="slot-grid">
@@ -307,7 +307,7 @@ fn UpcomingVisit(visit: AppointmentView, refresh: RwSignal<u32>) -> impl IntoVie
         <Show when=move || cancelling.get() fallback=move || view! {
             <button class="button button-small button-secondary" type="button" on:click=move |_| cancelling.set(true)>"Cancel this visit"</button>
         }>
-            <form class="inline-form" on:submit={
+            <form method="post" class="inline-form" on:submit={
                 let id = id.clone();
                 move |ev: leptos::ev::SubmitEvent| {
                     ev.prevent_default();

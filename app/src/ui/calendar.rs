@@ -187,7 +187,7 @@ fn BookForPatient(
     view! {
         <details class="book-for-patient">
             <summary>"Book a visit for a patient"</summary>
-            <form class="stacked-form" on:submit=move |ev| {
+            <form method="post" class="stacked-form" on:submit=move |ev| {
                 ev.prevent_default();
                 book.dispatch((patient.get_untracked(), kind.get_untracked(), slot.get_untracked(), reason.get_untracked(), me()));
             }>
@@ -639,7 +639,7 @@ pub fn HoursPanel(data: HoursData) -> impl IntoView {
                 })}
             </Transition>
             <h3>"Time off and holidays"</h3>
-            <form class="inline-form" on:submit=move |ev| {
+            <form method="post" class="inline-form" on:submit=move |ev| {
                 ev.prevent_default();
                 add_off.dispatch((off_who.get_untracked(), off_from.get_untracked(), off_to.get_untracked()));
             }>

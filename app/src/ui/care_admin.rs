@@ -76,7 +76,7 @@ pub fn CarePanel(care: CareData) -> impl IntoView {
         <section class="panel" aria-labelledby="care-title">
             <h2 id="care-title">"Care relationships"</h2>
             <p class="muted">"A clinician can open a chart only as the patient's assigned clinician, a care team member, with the patient's consent, or in a declared emergency."</p>
-            <form class="inline-form" on:submit=move |ev| {
+            <form method="post" class="inline-form" on:submit=move |ev| {
                 ev.prevent_default();
                 let value = mrn.get_untracked().trim().to_owned();
                 looked_up.set((!value.is_empty()).then_some(value));
@@ -129,7 +129,7 @@ pub fn CarePanel(care: CareData) -> impl IntoView {
                                 }.into_any()
                             }}
                             <h3>"Assign a clinician"</h3>
-                            <form class="inline-form" on:submit=move |ev| {
+                            <form method="post" class="inline-form" on:submit=move |ev| {
                                 ev.prevent_default();
                                 assign.value().set(None);
                                 match clinician.get_untracked() {

@@ -169,7 +169,7 @@ fn BreakGlassForm(patient_id: Signal<String>, reload: Callback<()>) -> impl Into
                 "You can open this chart only in an emergency. Access lasts a limited time; your reason and "
                 "everything you open are recorded and reviewed by the security officer."
             </p>
-            <form novalidate on:submit=submit>
+            <form method="post" novalidate on:submit=submit>
                 <label for="break-glass-reason">"Reason for emergency access"</label>
                 <textarea id="break-glass-reason" rows="4" required minlength="10" maxlength="1000"
                     aria-describedby="break-glass-hint" aria-invalid=move || problem.get().is_some().then_some("true")

@@ -134,7 +134,7 @@ fn PatientSearch() -> impl IntoView {
         <section class="panel" aria-labelledby="search-title">
             <h2 id="search-title">"Find a patient"</h2>
             <p class="muted">"Exact match: both names together, or a date of birth, an MRN or a phone number."</p>
-            <form class="search-form" on:submit=move |ev| { ev.prevent_default(); search.dispatch(form.get_untracked()); }>
+            <form method="post" class="search-form" on:submit=move |ev| { ev.prevent_default(); search.dispatch(form.get_untracked()); }>
                 {field("Given name", "search-given", "text", "off", |f| &f.given_name, |f, v| f.given_name = v)}
                 {field("Family name", "search-family", "text", "off", |f| &f.family_name, |f, v| f.family_name = v)}
                 {field("Date of birth", "search-dob", "date", "off", |f| &f.birth_date, |f, v| f.birth_date = v)}

@@ -38,7 +38,7 @@ pub fn EnrollPage() -> impl IntoView {
                 when=done
                 fallback=move || view! {
                     <p>"A passkey lets you sign in with this device's fingerprint, face or PIN. Name the device so you can recognise it later."</p>
-                    <form on:submit=move |ev| { ev.prevent_default(); enroll.dispatch(()); }>
+                    <form method="post" on:submit=move |ev| { ev.prevent_default(); enroll.dispatch(()); }>
                         <label for="device-name">"Device name"</label>
                         <input id="device-name" name="device_name" type="text" maxlength="60" required
                             prop:value=move || device_name.get()

@@ -469,7 +469,7 @@ pub fn EntryForm(
                     None => "Add entry".to_owned(),
                 }}
             </h2>
-            <form novalidate on:submit=submit aria-describedby="entry-alert">
+            <form method="post" novalidate on:submit=submit aria-describedby="entry-alert">
                 <div class="field">
                     <label for="entry-kind">"Kind of entry"</label>
                     <select id="entry-kind" prop:value=move || kind.get().as_str() disabled=move || editing.get().is_some()

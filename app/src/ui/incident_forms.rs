@@ -162,7 +162,7 @@ pub fn AssessmentForm(id: String, initial: Assessment, reload: Callback<()>) -> 
         <section class="panel" aria-labelledby="assessment-title">
             <h2 id="assessment-title">"Risk assessment (45 CFR 164.402(2))"</h2>
             <p class="muted">"An impermissible use or disclosure is presumed a breach unless these four factors show a low probability that the PHI was compromised. All four are needed before a decision."</p>
-            <form novalidate on:submit=submit id="assessment-form">
+            <form method="post" novalidate on:submit=submit id="assessment-form">
                 {factors_1_2}
                 {factors_3_4}
                 {encryption}
@@ -191,7 +191,7 @@ pub fn DecisionForm(id: String, current: Option<String>, safe_harbor: bool, relo
         <section class="panel" aria-labelledby="decision-title">
             <h2 id="decision-title">"Decision"</h2>
             {safe_harbor.then(|| view! { <p class="notice">"The saved assessment meets the safe harbor: this is not a breach of unsecured PHI."</p> })}
-            <form novalidate id="decision-form" on:submit=move |ev| { ev.prevent_default(); decide.dispatch(chosen.get_untracked()); }>
+            <form method="post" novalidate id="decision-form" on:submit=move |ev| { ev.prevent_default(); decide.dispatch(chosen.get_untracked()); }>
                 <fieldset>
                     <legend>"Outcome of the assessment"</legend>
                     {["not-a-breach", "low-probability", "breach"].into_iter().map(|value| {
@@ -263,7 +263,7 @@ pub fn HhsForm(id: String, initial: HhsAnswers, reload: Callback<()>) -> impl In
         <section class="panel" aria-labelledby="hhs-title">
             <h2 id="hhs-title">"Report to HHS (45 CFR 164.408)"</h2>
             <p><a class="button button-secondary" href=report download id="hhs-download">"Download the HHS report (JSON)"</a></p>
-            <form novalidate on:submit=submit id="hhs-form">
+            <form method="post" novalidate on:submit=submit id="hhs-form">
                 <CheckList id="breach-type" legend="Type of breach" options=options(BREACH_TYPES) chosen=types/>
                 <CheckList id="breach-location" legend="Location of breached information" options=options(LOCATIONS) chosen=locations/>
                 <CheckList id="safeguards" legend="Safeguards in place before the breach" options=options(SAFEGUARDS) chosen=safeguards/>

@@ -133,7 +133,7 @@ pub fn NewIncidentPage() -> impl IntoView {
         <RoleGate access title="Open an incident">
             <section class="panel" aria-labelledby="new-incident-title">
                 <h2 id="new-incident-title">"New incident"</h2>
-                <form novalidate on:submit=submit class="form-grid" id="new-incident-form">
+                <form method="post" novalidate on:submit=submit class="form-grid" id="new-incident-form">
                     <label for="incident-title">"Title"</label>
                     <input id="incident-title" type="text" maxlength="200" autocomplete="off" required
                         prop:value=move || title.get() on:input=move |ev| title.set(event_target_value(&ev))/>
@@ -316,7 +316,7 @@ fn InvestigationLog(incident: IncidentView, reload: Callback<()>) -> impl IntoVi
                     </ol>
                 }.into_any()
             }}
-            <form novalidate on:submit=move |ev| { ev.prevent_default(); add.dispatch(body.get_untracked()); }>
+            <form method="post" novalidate on:submit=move |ev| { ev.prevent_default(); add.dispatch(body.get_untracked()); }>
                 <label for="incident-note">"Add to the log"</label>
                 <textarea id="incident-note" rows="3" maxlength="4000" prop:value=move || body.get()
                     on:input=move |ev| body.set(event_target_value(&ev))></textarea>

@@ -257,7 +257,7 @@ fn NewMessage() -> impl IntoView {
         <section class="panel" aria-labelledby="new-message-title" id="new-message">
             <h2 id="new-message-title">"Write to my care team"</h2>
             <p class="muted">"For emergencies, call 911. Messages are read during clinic hours."</p>
-            <form class="message-form" on:submit=move |ev| {
+            <form method="post" class="message-form" on:submit=move |ev| {
                 ev.prevent_default();
                 send.value().set(None);
                 let (s, b) = (subject.get_untracked(), body.get_untracked());
@@ -471,7 +471,7 @@ fn ReplyForm(thread_id: Signal<String>, refresh: RwSignal<u32>) -> impl IntoView
     view! {
         <section class="panel" aria-labelledby="reply-title" id="reply">
             <h2 id="reply-title">"Reply"</h2>
-            <form class="message-form" on:submit=move |ev| {
+            <form method="post" class="message-form" on:submit=move |ev| {
                 ev.prevent_default();
                 send.value().set(None);
                 let text = body.get_untracked();

@@ -214,7 +214,7 @@ fn WhoCanSee(data: PortalData) -> impl IntoView {
                 })}
             </Transition>
             <Transition fallback=|| ()>
-                <form class="inline-form" on:submit=move |ev| {
+                <form method="post" class="inline-form" on:submit=move |ev| {
                     ev.prevent_default();
                     grant.value().set(None);
                     match chosen.get_untracked() {

@@ -125,7 +125,7 @@ fn PendingDeclaration(item: BreakGlassView, review: Action<Review, Result<(), Ap
                 <div><dt>"Expires"</dt><dd><When at=item.expires_at/></dd></div>
             </dl>
             <p class="reason"><strong>"Reason: "</strong>{item.reason}</p>
-            <form novalidate on:submit=submit>
+            <form method="post" novalidate on:submit=submit>
                 <fieldset>
                     <legend>"Outcome"</legend>
                     {radios}

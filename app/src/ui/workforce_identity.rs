@@ -42,7 +42,7 @@ pub fn WorkforceIdentityPanel() -> impl IntoView {
         <section class="panel" aria-labelledby="identity-title">
             <h2 id="identity-title">"Staff identity for self-access monitoring"</h2>
             <p class="muted">"A staff member's surname and home address (and their MRN, if they are a patient here) let the monitor flag them opening their own or a relative's chart. Only keyed fingerprints are stored; nobody can read them back."</p>
-            <form class="form-grid" on:submit=move |ev| { ev.prevent_default(); save.dispatch(()); }>
+            <form method="post" class="form-grid" on:submit=move |ev| { ev.prevent_default(); save.dispatch(()); }>
                 <label for="identity-user">"Account id"</label>
                 <input id="identity-user" type="text" required maxlength="36" class="mono" prop:value=move || user_id.get() on:input=move |ev| user_id.set(event_target_value(&ev))/>
                 {text("identity-family", "Surname", family, "100")}

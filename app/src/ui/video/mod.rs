@@ -269,7 +269,7 @@ fn DelegateControl(appointment_id: String, current: Option<(String, String)>) ->
                     None => "Only you can join this visit. You may name one colleague to take it.".to_owned(),
                 }}
             </p>
-            <form on:submit=move |ev: leptos::ev::SubmitEvent| {
+            <form method="post" on:submit=move |ev: leptos::ev::SubmitEvent| {
                 ev.prevent_default();
                 save.dispatch((appointment_id.clone(), chosen.get_untracked()));
             }>
@@ -312,7 +312,7 @@ fn ConsultNote(patient_id: String) -> impl IntoView {
     view! {
         <section class="panel" aria-labelledby="consult-note-title">
             <h2 id="consult-note-title">"Consult note"</h2>
-            <form on:submit={
+            <form method="post" on:submit={
                 let patient_id = patient_id.clone();
                 move |ev: leptos::ev::SubmitEvent| {
                     ev.prevent_default();
