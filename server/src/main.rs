@@ -5,6 +5,7 @@ use clap::Parser;
 /// aborts the whole process. Stacks are reserved, not committed, so this costs no resident memory.
 const WORKER_STACK_BYTES: usize = 8 * 1024 * 1024;
 
+#[allow(clippy::print_stderr)] // Without a runtime there is no tracing yet: the CLI's own output.
 fn main() -> std::process::ExitCode {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().thread_stack_size(WORKER_STACK_BYTES).build();
