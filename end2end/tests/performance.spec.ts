@@ -129,45 +129,15 @@ test('every route loads at most its budget of JavaScript and WASM before it is i
 // Lighthouse itself sometimes fails to record a trace (NO_NAVSTART, "Please run Lighthouse
 // again"); such a run says nothing about the page, so it is run again, at most twice.
 function lighthouse(url: string, cookies: string) {
-  for (let attempt = 1; ; attempt++) {
+  let result;
+  for (let attempt = 1; !result; attempt++) {
     try {
-      return lighthouseOnce(url, cookies);
+      result = lighthouseReport(url, cookies);
     } catch (error) {
       if (attempt >= 3 || !(error instanceof LighthouseRuntimeError)) throw error;
       console.log(`lighthouse on ${url}: ${error.message.split('\n')[0]}; running it again`);
     }
   }
-}
-
-class LighthouseRuntimeError extends Error {}
-
-// One Lighthouse run in its own headless Chromium, signed in through the context's cookies.
-function lighthouseOnce(url: string, cookies: string) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'clinic-lighthouse-'));
-  const report = path.join(dir, 'report.json');
-  const headers = path.join(dir, 'headers.json');
-  fs.writeFileSync(headers, JSON.stringify(cookies ? { Cookie: cookies } : {}));
-  const run = spawnSync(
-    lighthouseBin,
-    [
-      url,
-      '--quiet',
-      '--output=json',
-      `--output-path=${report}`,
-      '--only-categories=performance,accessibility,best-practices',
-      `--extra-headers=${headers}`,
-      '--chrome-flags=--headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage --no-first-run',
-    ],
-    { encoding: 'utf8', env: { ...process.env, CHROME_PATH: '/usr/bin/chromium' }, timeout: 150_000 },
-  );
-  if (run.status !== 0 || !fs.existsSync(report)) {
-    fs.rmSync(dir, { recursive: true, force: true });
-    const message = `lighthouse failed on ${url} (status ${run.status}): ${run.stderr}`;
-    if (/Runtime error encountered/.test(run.stderr ?? '')) throw new LighthouseRuntimeError(message);
-    throw new Error(message);
-  }
-  const result = JSON.parse(fs.readFileSync(report, 'utf8'));
-  fs.rmSync(dir, { recursive: true, force: true });
   const score = (category: string) => Math.round((result.categories[category]?.score ?? 0) * 100);
   const failing = Object.values(result.audits as Record<string, any>)
     .filter((audit) => typeof audit.score === 'number' && audit.score < 0.9 && audit.scoreDisplayMode !== 'informative')
@@ -180,6 +150,39 @@ function lighthouseOnce(url: string, cookies: string) {
     failing,
   };
 }
+
+// One Lighthouse run in its own headless Chromium, signed in through the context's cookies.
+function lighthouseReport(url: string, cookies: string) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'clinic-lighthouse-'));
+  try {
+    const report = path.join(dir, 'report.json');
+    const headers = path.join(dir, 'headers.json');
+    fs.writeFileSync(headers, JSON.stringify(cookies ? { Cookie: cookies } : {}));
+    const run = spawnSync(
+      lighthouseBin,
+      [
+        url,
+        '--quiet',
+        '--output=json',
+        `--output-path=${report}`,
+        '--only-categories=performance,accessibility,best-practices',
+        `--extra-headers=${headers}`,
+        '--chrome-flags=--headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage --no-first-run',
+      ],
+      { encoding: 'utf8', env: { ...process.env, CHROME_PATH: '/usr/bin/chromium' }, timeout: 150_000 },
+    );
+    if (run.status !== 0 || !fs.existsSync(report)) {
+      const message = `lighthouse failed on ${url} (status ${run.status}): ${run.stderr}`;
+      if (/Runtime error encountered/.test(run.stderr ?? '')) throw new LighthouseRuntimeError(message);
+      throw new Error(message);
+    }
+    return JSON.parse(fs.readFileSync(report, 'utf8'));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+class LighthouseRuntimeError extends Error {}
 
 async function cookieHeader(context: BrowserContext) {
   return (await context.cookies(baseURL)).map((cookie) => `${cookie.name}=${cookie.value}`).join('; ');
