@@ -12,6 +12,7 @@ fn main() -> std::process::ExitCode {
     match runtime {
         Ok(runtime) => runtime.block_on(server::cli::run(server::cli::Cli::parse())),
         Err(err) => {
+            // allow-print: CLI output, before tracing exists.
             eprintln!("error: could not start the async runtime: {err}");
             std::process::ExitCode::FAILURE
         }
