@@ -12,7 +12,7 @@ use axum::Router;
 use axum::routing::get;
 use http::Request;
 use leptos::config::LeptosOptions;
-use leptos_axum::{LeptosRoutes, generate_route_list};
+use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
 use tower_http::compression::CompressionLayer;
@@ -156,6 +156,16 @@ fn session_layer(
         .with_expiry(tower_sessions::Expiry::OnInactivity(time::Duration::seconds(idle)))
 }
 
+/// The app's routes, generated once per process. Generating them renders the app with resource
+/// loading suppressed by a flag that is global to the process (leptos#4773): a resource that a
+/// page being served meanwhile polls for the first time waits forever, and so does its response.
+/// Done once, before the first router exists, nothing is being served yet; a process that builds
+/// several routers (the tests start many apps in one process) never generates them again.
+fn route_list() -> Vec<AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 pub fn router(
     state: AppState,
     policy: HeaderPolicy,
@@ -167,7 +177,7 @@ pub fn router(
         origin: origin.0.ascii_serialization(),
         enforce: policy.proxy_terminates_tls,
     });
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let services = state.services.clone();
     let sessions = session_layer(&services, policy);
     let pages = Router::new()

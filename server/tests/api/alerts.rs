@@ -118,9 +118,7 @@ on_both_backends!(a_clinician_is_told_the_alert_pages_are_not_allowed, |backend|
     let page = |cookie: String, path: String| {
         let address = app.address.clone();
         async move {
-            // Bounded: a page render that never finishes fails here instead of stalling the run
-            // (seen once under the full suite on PostgreSQL; see the issue 14 note).
-            let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build().unwrap();
+            let client = reqwest::Client::builder().timeout(crate::helpers::REQUEST_TIMEOUT).build().unwrap();
             let response = client.get(format!("{address}{path}")).header("cookie", cookie).send().await.unwrap();
             response.text().await.unwrap()
         }

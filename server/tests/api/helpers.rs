@@ -76,11 +76,7 @@ pub async fn spawn_stoppable(
     let running = tokio::spawn(application.run_until(async move {
         let _ = stopped.await;
     }));
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
+    let client = test_client();
     (TestApp { address, client, services, settings, db, tls: None }, stop, running)
 }
 
@@ -106,6 +102,20 @@ pub async fn spawn_tls_app(backend: Backend, configure: impl FnOnce(&mut Setting
     TestApp { address, client, services, settings, db, tls: Some(dir) }
 }
 
+/// How long one request may take before the test fails by name: a response that never finishes
+/// would otherwise stall the whole run (leptos#4773 did, until `startup::route_list`).
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Keeps cookies, follows no redirects, gives up after [`REQUEST_TIMEOUT`].
+fn test_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .expect("client")
+}
+
 /// A client that trusts only the certificate in `pem`, opening a new connection per request
 /// (so each request sees the certificate the server presents now).
 pub fn tls_client(pem: &[u8]) -> reqwest::Client {
@@ -115,6 +125,7 @@ pub fn tls_client(pem: &[u8]) -> reqwest::Client {
         .tls_built_in_root_certs(false)
         .add_root_certificate(reqwest::Certificate::from_pem(pem).expect("PEM certificate"))
         .pool_max_idle_per_host(0)
+        .timeout(REQUEST_TIMEOUT)
         .build()
         .expect("client")
 }
@@ -133,11 +144,7 @@ async fn spawn_on(db: TestDb, mut settings: Settings, clock: std::sync::Arc<dyn 
     let services = startup::services(&settings, clock).await.expect("services");
     let application = Application::with_listener(&settings, services.clone(), listener).await.expect("build app");
     tokio::spawn(application.run_until_stopped());
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
+    let client = test_client();
     TestApp { address, client, services, settings, db, tls: None }
 }
 

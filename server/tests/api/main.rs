@@ -12,6 +12,7 @@ mod auth;
 mod bad_input;
 mod cli;
 mod client_address;
+mod concurrent_start;
 mod headers;
 mod health;
 mod helpers;
