@@ -32,5 +32,5 @@ cargo bench -p server --bench signaling
 
 # The release server, built as the README's run command builds it.
 bash scripts/setup.sh
-cargo leptos build --release --split --precompress
+build_release
 BENCH_SERVER_BIN="$SERVER_BIN" cargo bench -p server --bench release

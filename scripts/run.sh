@@ -8,7 +8,7 @@ cd "$ROOT"
 
 bash scripts/setup.sh
 step "building the release server and WASM bundle"
-cargo leptos build --release --split --precompress
+build_release
 export APP_ENVIRONMENT="${APP_ENVIRONMENT:-development}"
 export APP_SERVER__PUBLIC_URL="${APP_SERVER__PUBLIC_URL:-http://localhost:${APP_SERVER__PORT:-3000}}"
 step "migrating and seeding synthetic demo data"

@@ -45,7 +45,7 @@ step "unit, repository and HTTP tests on SQLite and PostgreSQL"
 cargo test -p migrations -p app -p server --features app/test-support 2>&1 | tee "$LOG_DIR/cargo-test.log"
 
 step "release build: server and WASM bundle, precompressed (brotli and gzip)"
-cargo leptos build --release --split --precompress
+build_release
 wasm="target/site/pkg/clinic.wasm"
 [[ -s "$wasm.br" && -s "$wasm.gz" ]] || die "the release build wrote no precompressed bundle ($wasm.br, $wasm.gz)"
 [[ -s target/site/pkg/__wasm_split_manifest.json ]] || die "the release build was not split (no __wasm_split_manifest.json)"
