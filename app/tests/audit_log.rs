@@ -228,3 +228,40 @@ on_both_backends!(eight_concurrent_writers_leave_a_log_that_verifies, |backend| 
     assert_eq!(report.links_checked, 4000);
     assert_eq!(report.pending, 0);
 });
+
+/// Only PostgreSQL commits writers out of seq order (SQLite has one writer): a transaction that
+/// took its seq before others and commits after they were linked leaves a row behind the head.
+/// A running node's rounds look back only `RECENT_LOOKBACK_SEQS`; a straggler further back is
+/// linked by the full look-back, which `chain_pending` always does.
+#[tokio::test]
+async fn a_row_committed_late_is_linked_by_a_recent_round_if_near_and_by_the_full_look_back_if_not() {
+    use app::domain::audit::chain::{Lookback, RECENT_LOOKBACK_SEQS};
+    assert_eq!(RECENT_LOOKBACK_SEQS, 2_000, "the counts below step just past this window");
+    let test = TestDb::new(Backend::Postgres).await;
+    let (services, _, _) = test.services();
+    let recent = |services: &Services| {
+        let (chainer, db) = (services.chainer.clone(), services.db.clone());
+        async move { chainer.chain_pending_within(&db, Lookback::Recent).await.unwrap() }
+    };
+
+    let near = sea_orm::TransactionTrait::begin(&services.db).await.unwrap();
+    services.audit.append(&near, &system(), entry(0)).await.unwrap();
+    append(&services, 2).await;
+    assert_eq!(recent(&services).await, 2);
+    near.commit().await.unwrap();
+    assert_eq!(recent(&services).await, 1, "a straggler a few seqs back is linked by the next round");
+
+    let far = sea_orm::TransactionTrait::begin(&services.db).await.unwrap();
+    services.audit.append(&far, &system(), entry(0)).await.unwrap();
+    for n in 0..2_010 {
+        services.audit.record(&services.db, &system(), entry(n)).await.unwrap();
+    }
+    assert_eq!(recent(&services).await, 2_010);
+    far.commit().await.unwrap();
+    assert_eq!(recent(&services).await, 0, "2,011 seqs back is outside a recent round's window");
+    assert_eq!(services.chainer.chain_pending(&services.db).await.unwrap(), 1);
+
+    let report = verify_now(&services).await;
+    assert_eq!(report.first_problem(), None);
+    assert_eq!(report.pending, 0);
+}

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use app::domain::audit::chain::Lookback;
 use app::domain::clock::Clock;
 use app::domain::crypto::KekProvider;
 use app::domain::db;
@@ -242,6 +243,11 @@ fn static_files(options: &LeptosOptions) -> tower_http::services::ServeDir {
     tower_http::services::ServeDir::new(dir).precompressed_br().precompressed_gzip()
 }
 
+/// How often the chainer looks back over the whole window for rows that committed late; a
+/// straggler further back than [`app::domain::audit::chain::RECENT_LOOKBACK_SEQS`] is linked
+/// within this time instead of the next round.
+const FULL_LOOKBACK_EVERY: Duration = Duration::from_secs(30);
+
 /// Links committed audit rows into the chain every `audit.chain_interval_ms` and writes a
 /// signed checkpoint of the head every `audit.checkpoint_interval_seconds`, until the process
 /// ends. Each round's outcome feeds the chainer's health, which `/readyz` reports.
@@ -259,10 +265,18 @@ pub fn spawn_audit_chainer(settings: &Settings, services: &Services) -> anyhow::
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_checkpoint: Option<(std::time::Instant, app::domain::audit::ChainHead)> = None;
+        let mut last_full_lookback: Option<std::time::Instant> = None;
         loop {
             ticker.tick().await;
             let round = async {
-                let linked = chainer.chain_pending(&db).await?;
+                // The whole look-back window on start and every FULL_LOOKBACK_EVERY; the rounds
+                // between look back only as far as rows commit late under load.
+                let full = last_full_lookback.is_none_or(|at| at.elapsed() >= FULL_LOOKBACK_EVERY);
+                let lookback = if full { Lookback::Full } else { Lookback::Recent };
+                let linked = chainer.chain_pending_within(&db, lookback).await?;
+                if full {
+                    last_full_lookback = Some(std::time::Instant::now());
+                }
                 if linked > 0 {
                     tracing::debug!(linked, "audit rows linked");
                 }
