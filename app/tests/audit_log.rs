@@ -239,10 +239,9 @@ async fn a_row_committed_late_is_linked_by_a_recent_round_if_near_and_by_the_ful
     assert_eq!(RECENT_LOOKBACK_SEQS, 2_000, "the counts below step just past this window");
     let test = TestDb::new(Backend::Postgres).await;
     let (services, _, _) = test.services();
-    let recent = |services: &Services| {
-        let (chainer, db) = (services.chainer.clone(), services.db.clone());
-        async move { chainer.chain_pending_within(&db, Lookback::Recent).await.unwrap() }
-    };
+    async fn recent(services: &Services) -> u64 {
+        services.chainer.chain_pending_within(&services.db, Lookback::Recent).await.unwrap()
+    }
 
     let near = sea_orm::TransactionTrait::begin(&services.db).await.unwrap();
     services.audit.append(&near, &system(), entry(0)).await.unwrap();

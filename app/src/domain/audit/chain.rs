@@ -41,6 +41,9 @@ pub const LOOKBACK_SEQS: i64 = 50_000;
 /// cost PostgreSQL 100-400 ms a round at 60,000 rows (a hash anti join), most of the database's
 /// time under the chart-read benchmark.
 pub const RECENT_LOOKBACK_SEQS: i64 = 2_000;
+pub const GENESIS: [u8; 32] = [0; 32];
+/// The PostgreSQL advisory lock that serializes chainers (an arbitrary constant, "audit" in ASCII).
+const CHAIN_LOCK_KEY: i64 = 0x61_75_64_69_74;
 
 /// How far back a round of linking looks for rows that committed late.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,9 +62,6 @@ impl Lookback {
         }
     }
 }
-pub const GENESIS: [u8; 32] = [0; 32];
-/// The PostgreSQL advisory lock that serializes chainers (an arbitrary constant, "audit" in ASCII).
-const CHAIN_LOCK_KEY: i64 = 0x61_75_64_69_74;
 
 pub struct AuditChainer {
     provider: Arc<dyn KekProvider>,
