@@ -1,7 +1,8 @@
 //! `audit verify` at scale, on both backends: the chain checked in parallel stretches names the
 //! same rows a single pass does, a run resumes from a clean run's signed checkpoint and checks
 //! only what is new, a checkpoint the chain no longer holds is a finding, and an unlinked row
-//! hiding behind the tail is still found by the count.
+//! hiding behind the tail is still found by the count; on SQLite, a row holding what the app
+//! never writes is named without stopping the run.
 
 #![allow(clippy::unwrap_used)] // Test code: a failed step should stop the test where it failed.
 
@@ -243,4 +244,32 @@ async fn a_copied_row_is_named_by_its_repeated_id_on_postgres() {
     let mut resumed = options(&services);
     resumed.resume = Some(checkpoint);
     assert_eq!(run(&services, &resumed).await.findings, expected);
+}
+
+/// A SQLite file's chain is read with rusqlite on blocking threads, not through sqlx. SQLite
+/// keeps whatever an owner writes into a column, so a row holding what the app never writes
+/// (its timestamp in SQLite's own format, an id cut short) is named, and the run goes on past
+/// it rather than failing on the first such row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_sqlite_a_row_holding_what_the_app_never_writes_is_named_and_the_run_goes_on() {
+    let test = TestDb::new(Backend::Sqlite).await;
+    let (services, _, _) = test.services();
+    append_and_chain(&services, 12).await;
+    as_owner(
+        &test,
+        &[
+            "DROP TRIGGER audit_event_no_update",
+            "UPDATE audit_event SET occurred_at = strftime('%Y-%m-%d %H:%M:%f', occurred_at) WHERE seq = 3",
+            "UPDATE audit_event SET id = substr(id, 1, 8) WHERE seq = 6",
+        ],
+        &[],
+    )
+    .await;
+    let mut parallel = options(&services);
+    parallel.workers = 2;
+    parallel.stretch_positions = 4;
+    let report = run(&services, &parallel).await;
+    assert_eq!(report.findings, vec![Finding::EventAltered { seq: 3 }, Finding::EventAltered { seq: 6 }]);
+    assert_eq!((report.links_checked, report.events_checked), (12, 12));
+    assert_eq!(report.head.as_ref().map(|h| (h.position, h.event_seq)), Some((12, 12)));
 }

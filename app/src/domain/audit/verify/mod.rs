@@ -13,6 +13,7 @@
 //! it then proves that the checkpointed link is still the one stored, and checks only the links
 //! after it and the rows not yet linked. Rows before the checkpoint are the full run's job.
 
+mod sqlite_file;
 mod stream;
 mod unlinked;
 
@@ -301,7 +302,7 @@ async fn check_chain(
     }
     let workers = workers.min(queue.len());
     let queue = Arc::new(Mutex::new(queue));
-    let pool = Pool::for_workers(db, workers).await?;
+    let pool = Pool::for_workers(db)?;
     let (sender, mut receiver) = mpsc::unbounded_channel();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..workers {
@@ -350,46 +351,55 @@ async fn link_before(db: &DatabaseConnection, position: i64) -> Result<(i64, Vec
     Ok(before.map_or((0, GENESIS.to_vec()), |link| (link.position, link.link)))
 }
 
-/// The connections the stretches stream on: PostgreSQL's pool, or for a SQLite file a pool of
-/// read-only connections of its own (the app's pool is one connection, the single writer).
+/// Where the stretches read: PostgreSQL's pool; a SQLite file, opened read-only by each
+/// stretch on a blocking thread (the app's pool is one connection, the single writer); or an
+/// in-memory SQLite database, which only the app's own connection can see.
 #[derive(Clone)]
 enum Pool {
     Postgres(sqlx::PgPool),
-    Sqlite(sqlx::SqlitePool),
+    SqliteFile(Arc<std::path::Path>),
+    SqliteMemory(sqlx::SqlitePool),
 }
 
 impl Pool {
-    async fn for_workers(db: &DatabaseConnection, workers: usize) -> Result<Self, Error> {
+    fn for_workers(db: &DatabaseConnection) -> Result<Self, Error> {
         match db.get_database_backend() {
             DbBackend::Postgres => Ok(Self::Postgres(db.get_postgres_connection_pool().clone())),
             _ => {
                 let shared = db.get_sqlite_connection_pool();
-                let options = (*shared.connect_options()).clone();
-                if options.get_filename() == std::path::Path::new(":memory:") || workers < 2 {
-                    return Ok(Self::Sqlite(shared.clone()));
+                let options = shared.connect_options();
+                let path = options.get_filename();
+                if path == std::path::Path::new(":memory:") {
+                    return Ok(Self::SqliteMemory(shared.clone()));
                 }
-                // Rows cross from SQLite's thread in batches rather than a few at a time.
-                let readers = sqlx::sqlite::SqlitePoolOptions::new()
-                    .max_connections(u32::try_from(workers).unwrap_or(2))
-                    .connect_with(options.read_only(true).row_buffer_size(4096))
-                    .await
-                    .map_err(stream_error)?;
-                Ok(Self::Sqlite(readers))
+                Ok(Self::SqliteFile(Arc::from(path)))
             }
         }
     }
 
     async fn check(
         &self,
-        keys: &Keys,
+        keys: &Arc<Keys>,
         stretch: Stretch,
         progress: &mpsc::UnboundedSender<u64>,
     ) -> Result<StretchReport, Error> {
         match self {
-            Self::Postgres(pool) => stream::check_postgres(pool, keys, stretch, MAX_FINDINGS, progress).await,
-            Self::Sqlite(pool) => stream::check_sqlite(pool, keys, stretch, MAX_FINDINGS, progress).await,
+            Self::Postgres(pool) => {
+                stream::check_postgres(pool, keys, stretch, MAX_FINDINGS, progress).await.map_err(stream_error)
+            }
+            Self::SqliteMemory(pool) => {
+                stream::check_sqlite(pool, keys, stretch, MAX_FINDINGS, progress).await.map_err(stream_error)
+            }
+            Self::SqliteFile(path) => {
+                let (path, keys, progress) = (path.clone(), keys.clone(), progress.clone());
+                tokio::task::spawn_blocking(move || sqlite_file::check(&path, &keys, stretch, MAX_FINDINGS, &progress))
+                    .await
+                    .map_err(|err| Error::Internal(anyhow::Error::new(err).context("audit verify worker")))?
+                    .map_err(|err| {
+                        Error::Internal(anyhow::Error::new(err).context("audit verify could not read the log"))
+                    })
+            }
         }
-        .map_err(stream_error)
     }
 }
 

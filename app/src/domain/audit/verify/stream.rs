@@ -1,7 +1,7 @@
 //! One stretch of the chain, streamed in a single query and checked row by row: the link
 //! joined to its audit row, decoded by column index without copying strings, each MAC computed
 //! from an HMAC state keyed once per key version. Stretches run in parallel, one per core, each
-//! on its own connection.
+//! on its own connection. A SQLite file is read on blocking threads instead ([`super::sqlite_file`]).
 
 use std::collections::HashMap;
 use std::ops::RangeInclusive;
@@ -19,7 +19,7 @@ use crate::domain::audit::chain::{AuditChainer, ChainHead, feed_link};
 use crate::domain::audit::mac::{EventFields, EventMac};
 
 /// How many rows a stretch checks between progress reports.
-const PROGRESS_EVERY: u64 = 16_384;
+pub(super) const PROGRESS_EVERY: u64 = 16_384;
 
 /// The HMAC states for every loaded key version, keyed once.
 pub(super) struct Keys {
@@ -90,8 +90,8 @@ pub(super) fn select(positions: &RangeInclusive<i64>) -> String {
     )
 }
 
-/// The checks of one streamed row, the same for both backends.
-struct Checker<'k> {
+/// The checks of one streamed row, the same for every way of reading.
+pub(super) struct Checker<'k> {
     keys: &'k Keys,
     expected: i64,
     prev: Vec<u8>,
@@ -101,7 +101,7 @@ struct Checker<'k> {
 }
 
 impl<'k> Checker<'k> {
-    fn new(keys: &'k Keys, stretch: &Stretch, max_findings: usize) -> Self {
+    pub(super) fn new(keys: &'k Keys, stretch: &Stretch, max_findings: usize) -> Self {
         Self {
             keys,
             expected: stretch.prev_position + 1,
@@ -118,7 +118,7 @@ impl<'k> Checker<'k> {
         }
     }
 
-    fn check(&mut self, link: LinkRow<'_>, event: Option<EventRow<'_>>) {
+    pub(super) fn check(&mut self, link: LinkRow<'_>, event: Option<EventRow<'_>>) {
         if link.position != self.expected {
             self.found(Finding::ChainGap { position: self.expected });
         }
@@ -128,7 +128,11 @@ impl<'k> Checker<'k> {
             None => self.found(Finding::EventMissing { seq: link.event_seq, position: link.position }),
             Some(event) => {
                 self.report.events += 1;
-                if !self.keys.event_matches(event.key_version, &event.fields, event.mac) {
+                let content_matches = event
+                    .fields
+                    .as_ref()
+                    .is_some_and(|fields| self.keys.event_matches(event.key_version, fields, event.mac));
+                if !content_matches {
                     self.found(Finding::EventAltered { seq: event.seq });
                 }
                 if !self.keys.link_matches(link.key_version, &self.prev, link.position, event.seq, event.mac, link.link)
@@ -142,7 +146,7 @@ impl<'k> Checker<'k> {
         self.last = Some((link.position, link.event_seq));
     }
 
-    fn finish(mut self) -> StretchReport {
+    pub(super) fn finish(mut self) -> StretchReport {
         self.report.last =
             self.last.map(|(position, event_seq)| ChainHead { position, event_seq, link: self.prev.clone() });
         self.report
@@ -168,7 +172,7 @@ macro_rules! check_stretch {
                 None => None,
                 Some(seq) => Some(EventRow {
                     seq,
-                    fields: EventFields {
+                    fields: Some(EventFields {
                         id: row.try_get::<Uuid, _>(5)?.into_bytes(),
                         occurred_at_micros: row.try_get::<DateTime<Utc>, _>(6)?.timestamp_micros(),
                         actor_user_id: row.try_get::<Option<Uuid>, _>(7)?.map(Uuid::into_bytes),
@@ -184,7 +188,7 @@ macro_rules! check_stretch {
                         ip: row.try_get(17)?,
                         user_agent: row.try_get(18)?,
                         request_id: row.try_get(19)?,
-                    },
+                    }),
                     mac: row.try_get(20)?,
                     key_version: row.try_get(21)?,
                 }),
@@ -221,16 +225,18 @@ pub(super) async fn check_sqlite(
     check_stretch!(pool, keys, stretch, max_findings, progress)
 }
 
-struct LinkRow<'r> {
-    position: i64,
-    event_seq: i64,
-    link: &'r [u8],
-    key_version: i32,
+pub(super) struct LinkRow<'r> {
+    pub position: i64,
+    pub event_seq: i64,
+    pub link: &'r [u8],
+    pub key_version: i32,
 }
 
-struct EventRow<'r> {
-    seq: i64,
-    fields: EventFields<'r>,
-    mac: &'r [u8],
-    key_version: i32,
+pub(super) struct EventRow<'r> {
+    pub seq: i64,
+    /// `None` when a column holds what the app never writes (a timestamp that is not RFC 3339,
+    /// an id that is not 16 bytes): the row was changed outside the app.
+    pub fields: Option<EventFields<'r>>,
+    pub mac: &'r [u8],
+    pub key_version: i32,
 }
