@@ -395,14 +395,12 @@ impl Pool {
                 tokio::task::spawn_blocking(move || sqlite_file::check(&path, &keys, stretch, MAX_FINDINGS, &progress))
                     .await
                     .map_err(|err| Error::Internal(anyhow::Error::new(err).context("audit verify worker")))?
-                    .map_err(|err| {
-                        Error::Internal(anyhow::Error::new(err).context("audit verify could not read the log"))
-                    })
+                    .map_err(stream_error)
             }
         }
     }
 }
 
-fn stream_error(err: sqlx::Error) -> Error {
+fn stream_error(err: impl std::error::Error + Send + Sync + 'static) -> Error {
     Error::Internal(anyhow::Error::new(err).context("audit verify could not read the log"))
 }

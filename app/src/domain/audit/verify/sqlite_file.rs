@@ -16,7 +16,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, Row};
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::stream::{Checker, EventRow, Keys, LinkRow, PROGRESS_EVERY, Stretch, StretchReport, select};
+use super::stream::{Checker, EventRow, Keys, LinkRow, Progress, Stretch, StretchReport, select};
 use crate::domain::audit::mac::EventFields;
 
 pub(super) fn check(
@@ -31,7 +31,7 @@ pub(super) fn check(
     let mut statement = connection.prepare(&select(&stretch.positions))?;
     let mut checker = Checker::new(keys, &stretch, max_findings);
     let mut rows = statement.query([])?;
-    let mut unreported = 0u64;
+    let mut progress = Progress::new(progress);
     while let Some(row) = rows.next()? {
         let link = LinkRow {
             position: row.get_ref(0)?.as_i64()?,
@@ -49,13 +49,9 @@ pub(super) fn check(
             }),
         };
         checker.check(link, event);
-        unreported += 1;
-        if unreported == PROGRESS_EVERY {
-            let _ = progress.send(unreported);
-            unreported = 0;
-        }
+        progress.row_checked();
     }
-    let _ = progress.send(unreported);
+    progress.flush();
     Ok(checker.finish())
 }
 

@@ -19,7 +19,31 @@ use crate::domain::audit::chain::{AuditChainer, ChainHead, feed_link};
 use crate::domain::audit::mac::{EventFields, EventMac};
 
 /// How many rows a stretch checks between progress reports.
-pub(super) const PROGRESS_EVERY: u64 = 16_384;
+const PROGRESS_EVERY: u64 = 16_384;
+
+/// A stretch's checked rows, reported in batches rather than one message a row.
+pub(super) struct Progress<'p> {
+    sender: &'p UnboundedSender<u64>,
+    unreported: u64,
+}
+
+impl<'p> Progress<'p> {
+    pub(super) fn new(sender: &'p UnboundedSender<u64>) -> Self {
+        Self { sender, unreported: 0 }
+    }
+
+    pub(super) fn row_checked(&mut self) {
+        self.unreported += 1;
+        if self.unreported == PROGRESS_EVERY {
+            self.flush();
+        }
+    }
+
+    pub(super) fn flush(&mut self) {
+        let _ = self.sender.send(self.unreported);
+        self.unreported = 0;
+    }
+}
 
 /// The HMAC states for every loaded key version, keyed once.
 pub(super) struct Keys {
@@ -160,7 +184,7 @@ macro_rules! check_stretch {
         let sql = select(&$stretch.positions);
         let mut checker = Checker::new($keys, &$stretch, $max_findings);
         let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch($pool);
-        let mut unreported = 0u64;
+        let mut progress = Progress::new($progress);
         while let Some(row) = rows.try_next().await? {
             let link = LinkRow {
                 position: row.try_get(0)?,
@@ -194,13 +218,9 @@ macro_rules! check_stretch {
                 }),
             };
             checker.check(link, event);
-            unreported += 1;
-            if unreported == PROGRESS_EVERY {
-                let _ = $progress.send(unreported);
-                unreported = 0;
-            }
+            progress.row_checked();
         }
-        let _ = $progress.send(unreported);
+        progress.flush();
         Ok(checker.finish())
     }};
 }
