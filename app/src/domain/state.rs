@@ -89,7 +89,7 @@ impl Services {
     pub fn new(db: DatabaseConnection, provider: Arc<dyn KekProvider>, clock: Arc<dyn Clock>) -> Self {
         let keys = Arc::new(DataKeys::new(provider.clone(), 10_000, std::time::Duration::from_secs(300)));
         let indexer = Arc::new(BlindIndexer::new(provider.as_ref()));
-        let audit = Arc::new(AuditLog::new(provider.clone(), clock.clone()));
+        let audit = Arc::new(AuditLog::new(provider.clone(), clock.clone()).with_group_commit(db.clone()));
         let anonymous = AnonymousBudget::new(db.clone(), audit.clone(), clock.clone());
         let chainer = Arc::new(AuditChainer::new(provider.clone(), clock.clone()));
         let guard = Guard::new(db.clone(), audit.clone(), clock.clone());
