@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the project needs on a fresh machine, skipping what is already there:
 # the wasm32 target, cargo-leptos, wasm-bindgen (the exact version in Cargo.lock), the npm
-# packages of end2end/ (Playwright, Lighthouse), Debian's Chromium, binaryen (wasm-opt), HAProxy, wrk,
+# packages of end2end/ (wasm-opt via binaryen, Playwright, Lighthouse), Debian's Chromium, HAProxy, wrk,
 # testssl.sh and jq, and checkov and python-hcl2 from PyPI.
 # Nothing is downloaded from outside the package registries and rustup.
 set -euo pipefail
@@ -33,19 +33,17 @@ if [[ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WASM_BIN
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
 fi
 
-if [[ ! -d end2end/node_modules/@playwright/test ]] \
+if [[ ! -x end2end/node_modules/.bin/wasm-opt || ! -d end2end/node_modules/@playwright/test ]] \
   || ! cmp -s end2end/package-lock.json end2end/node_modules/.package-lock.json.installed; then
-  step "installing end2end npm packages (Playwright without browsers, Lighthouse)"
+  step "installing end2end npm packages (binaryen's wasm-opt, Playwright without browsers, Lighthouse)"
   (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
   cp end2end/package-lock.json end2end/node_modules/.package-lock.json.installed
 fi
 
-# Debian's packages: Chromium for the browser tests; binaryen's native wasm-opt for the release
-# bundle (npm's binaryen is binaryen compiled to WASM, and starting Node and it for each of the
-# split bundle's ~500 modules was most of a release build's wasm-opt minutes); HAProxy, wrk and testssl.sh for the
+# Debian's packages: Chromium for the browser tests; HAProxy, wrk and testssl.sh for the
 # deployment checks (two nodes behind a real proxy under load, the TLS scan, the unit's system
 # call filter under strace, systemd-analyze); jq reads JSON.
-DEBIAN_PACKAGES=(chromium fonts-dejavu-core binaryen haproxy wrk testssl.sh jq socat strace curl python3-venv systemd)
+DEBIAN_PACKAGES=(chromium fonts-dejavu-core haproxy wrk testssl.sh jq socat strace curl python3-venv systemd)
 missing=()
 for package in "${DEBIAN_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
