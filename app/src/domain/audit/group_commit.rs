@@ -57,29 +57,22 @@ impl GroupCommit {
         }
         match committed.await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(message)) => {
-                tracing::error!(error = %message, "audit row could not be written; the access is refused");
-                Err(Error::Internal(anyhow::anyhow!("audit append failed: {message}")))
-            }
-            Err(_) => {
-                tracing::error!("audit writer stopped before answering; the access is refused");
-                Err(Error::Internal(anyhow::anyhow!("audit append failed: the writer stopped")))
-            }
+            Ok(Err(message)) => Err(super::append_failed(anyhow::anyhow!("{message}"))),
+            Err(_) => Err(super::append_failed(anyhow::anyhow!("the audit writer stopped before answering"))),
         }
     }
 
     async fn write_until_empty(self) {
         loop {
-            let batch = {
+            let (rows, replies) = {
                 let Ok(mut queue) = self.queue.lock() else { return };
                 if queue.rows.is_empty() {
                     queue.writing = false;
                     return;
                 }
                 let take = queue.rows.len().min(MAX_BATCH);
-                queue.rows.drain(..take).collect::<Vec<_>>()
+                queue.rows.drain(..take).unzip::<_, _, Vec<_>, Vec<_>>()
             };
-            let (rows, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
             let outcome = audit_event::Entity::insert_many(rows)
                 .exec_without_returning(&self.db)
                 .await

@@ -114,10 +114,7 @@ impl AuditLog {
         at: chrono::DateTime<chrono::Utc>,
     ) -> Result<i64, Error> {
         let active = self.row(ctx, entry, at)?;
-        let inserted = active.insert(conn).await.map_err(|err| {
-            tracing::error!(error = %err, "audit row could not be written; the access is refused");
-            Error::Internal(anyhow::Error::new(err).context("audit append failed"))
-        })?;
+        let inserted = active.insert(conn).await.map_err(|err| append_failed(err.into()))?;
         Ok(inserted.seq)
     }
 
@@ -164,4 +161,10 @@ impl AuditLog {
     pub fn event_mac(&self) -> &EventMac {
         &self.mac
     }
+}
+
+/// The error, logged, for an audit row that was not written: the access it records is refused.
+fn append_failed(err: anyhow::Error) -> Error {
+    tracing::error!(error = %err, "audit row could not be written; the access is refused");
+    Error::Internal(err.context("audit append failed"))
 }
